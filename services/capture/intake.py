@@ -1,0 +1,171 @@
+"""What capture accepts as a lead: validation of a submitted payload, the lead id, and the
+person key. Pure: no I/O; `now` is passed in.
+
+A payload may use the lead's own shape (DESIGN.md section 4: `contact`, `company`,
+`title.raw`, `source`, `consent`, `activities`, `custom`) or the flat names a form would
+use (`email`, `phone`, `first_name`, `last_name`, `full_name`, `company` as a name,
+`job_title`, `website`, `country`, `utm_*`). Unknown flat fields are kept under `custom`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from services.enrich.enrichment import (
+    email_problem,
+    normalize_country,
+    normalize_email,
+    normalize_phone,
+    person_key,
+    split_full_name,
+)
+from shared.lead import Lead
+
+LEAD_NS = uuid.UUID("1e4f6b8a-4c1d-5b7e-8f3a-6c6561646964")
+
+FLAT_CONTACT = ("email", "phone", "first_name", "last_name")
+UTM = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+SOURCE_FLAT = (*UTM, "referrer", "landing_page", "form_id", "campaign_id", "ad_id")
+NESTED = ("lead_id", "person_key", "received_at", "source", "contact", "title", "consent",
+          "activities", "custom", "flags", "timings", "account", "enrichment", "score",
+          "assignment")
+MAX_FIELD_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class InvalidLead(Exception):
+    """A payload capture refuses; `field` is a path in the submitted body."""
+
+    field: str
+    reason: str
+
+    def body(self) -> dict[str, Any]:
+        return {"error": "invalid lead", "errors": [{"field": self.field, "reason": self.reason}]}
+
+
+def derive_lead_id(provider: str, sender_id: str | None, payload: dict[str, Any]) -> str:
+    """UUIDv5 from the source and the sender's own id (or Idempotency-Key); else from a hash
+    of the content, so a retried delivery is the same lead."""
+    if sender_id:
+        return str(uuid.uuid5(LEAD_NS, f"{provider}:id:{sender_id}"))
+    digest = hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return str(uuid.uuid5(LEAD_NS, f"{provider}:content:{digest}"))
+
+
+def _text(value: Any, field: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise InvalidLead(field, "must be a string")
+    out = str(value).strip()
+    if len(out) > MAX_FIELD_CHARS:
+        raise InvalidLead(field, f"longer than {MAX_FIELD_CHARS} characters")
+    return out or None
+
+
+def _section(payload: dict[str, Any], name: str) -> dict[str, Any]:
+    value = payload.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidLead(name, "must be an object")
+    return dict(value)
+
+
+def lead_from_payload(
+    payload: Any,
+    *,
+    provider: str,
+    channel: str,
+    now: datetime,
+    sender_id: str | None = None,
+) -> Lead:
+    """Validate a submitted payload and build the captured lead, or raise InvalidLead."""
+    if not isinstance(payload, dict):
+        raise InvalidLead("body", "must be a JSON object")
+    contact = _section(payload, "contact")
+    source = _section(payload, "source")
+    custom = _section(payload, "custom")
+    title = _section(payload, "title")
+    company: dict[str, Any]
+    if isinstance(payload.get("company"), dict):
+        company = dict(payload["company"])
+    else:
+        company = {}
+        name = _text(payload.get("company"), "company")
+        if name:
+            company["name"] = name
+
+    for key in FLAT_CONTACT:
+        if key in payload and key not in contact:
+            contact[key] = payload[key]
+    if "full_name" in payload and not (contact.get("first_name") or contact.get("last_name")):
+        full = _text(payload["full_name"], "full_name")
+        if full:
+            contact["first_name"], contact["last_name"] = split_full_name(full)
+    if "job_title" in payload and "raw" not in title:
+        title["raw"] = payload["job_title"]
+    for key in SOURCE_FLAT:
+        if key in payload and key not in source:
+            source[key] = payload[key]
+    if "website" in payload:
+        custom.setdefault("website", _text(payload["website"], "website"))
+    known = set(NESTED) | set(FLAT_CONTACT) | set(SOURCE_FLAT) | {
+        "full_name", "job_title", "website", "company", "country", "submitted_at"}
+    for key, value in payload.items():
+        if key not in known:
+            custom.setdefault(key, value)
+
+    for key in FLAT_CONTACT:
+        contact[key] = _text(contact.get(key), f"contact.{key}")
+    country_raw = _text(payload.get("country") or company.get("country"), "country")
+    country = normalize_country(country_raw) if country_raw else None
+    if country_raw and country is None:
+        raise InvalidLead("country", f"unknown country {country_raw!r}")
+
+    email = None
+    if contact["email"]:
+        email = normalize_email(contact["email"])
+        if email is None:
+            raise InvalidLead("contact.email", email_problem(contact["email"]) or "not a valid email")
+    phone = None
+    if contact["phone"]:
+        phone = normalize_phone(contact["phone"], country)
+        if phone is None:
+            where = f" for country {country}" if country else " (add +country code or country)"
+            raise InvalidLead("contact.phone", f"not a possible phone number{where}")
+    if not email and not phone:
+        raise InvalidLead("contact", "a lead needs an email or a phone")
+
+    source.setdefault("provider", provider)
+    source.setdefault("channel", channel)
+    lead_id = derive_lead_id(provider, sender_id, payload)
+    received = now.astimezone(UTC)
+    data = {
+        "lead_id": lead_id,
+        "person_key": person_key(email, phone, lead_id),
+        "received_at": received,
+        "source": source,
+        "contact": {**contact, "email": email, "phone": phone},
+        "company": company,
+        "title": title,
+        "country": country,
+        "consent": _section(payload, "consent"),
+        "activities": payload.get("activities") or [],
+        "custom": custom,
+        "flags": {"test": bool(_section(payload, "flags").get("test", False))},
+        "timings": {"received_at": received},
+    }
+    try:
+        return Lead.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        raise InvalidLead(field, err["msg"]) from None

@@ -1,0 +1,718 @@
+"""Lead normalization: what a lead's contact, company, country and title mean once cleaned.
+
+Decides the canonical form of every identity field (email, E.164 phone, ISO country,
+registered company domain), the person key built from them (DESIGN.md section 3), whether
+an address is free or disposable mail, how names are cased and split, and the seniority and
+department a job title implies. Capture computes the record key with these same functions,
+so a person lands on the same partition whichever service computes it.
+
+Pure: no network (email syntax only, the public suffix list bundled with tldextract), no
+clock. The only file reads are the bundled domain lists beside this module, once, lazily.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import phonenumbers
+import tldextract
+from email_validator import EmailNotValidError, validate_email
+
+from shared.lead import Seniority
+
+__all__ = [
+    "COUNTRY_ALIASES",
+    "classify_title",
+    "clean_name",
+    "company_domain",
+    "email_domain",
+    "email_problem",
+    "enrich_lead",
+    "is_disposable_domain",
+    "is_free_email_domain",
+    "normalize_contact",
+    "normalize_country",
+    "normalize_email",
+    "normalize_phone",
+    "person_key",
+    "phone_country",
+    "registered_domain",
+    "split_full_name",
+]
+
+_DATA = Path(__file__).resolve().parent / "data"
+
+# --------------------------------------------------------------------------- email
+
+
+def normalize_email(raw: str | None) -> str | None:
+    """The address trimmed, syntax-checked and lower-cased as a whole; None if empty or
+    invalid. Deliverability (DNS) is not checked: enrich must not wait on the network."""
+    normalized, _ = _check_email(raw)
+    return normalized
+
+
+def email_problem(raw: str | None) -> str | None:
+    """Why an address is not acceptable, in words fit for a 422 body; None if it is."""
+    _, problem = _check_email(raw)
+    return problem
+
+
+def _check_email(raw: str | None) -> tuple[str | None, str | None]:
+    text = raw.strip() if isinstance(raw, str) else ""
+    if text[:7].lower() == "mailto:":
+        text = text[7:].strip()
+    if not text:
+        return None, "The email address is empty."
+    try:
+        result = validate_email(text, check_deliverability=False)
+    except EmailNotValidError as exc:
+        return None, str(exc)
+    # The design keys a person on the lower-cased address: Ana@Acme.com and ana@acme.com
+    # are one person, although RFC 5321 lets a server treat local parts case-sensitively.
+    return result.normalized.lower(), None
+
+
+def email_domain(email: str | None) -> str | None:
+    """The part after the last `@`, lower-cased; None without one."""
+    if not email or "@" not in email:
+        return None
+    return email.rsplit("@", 1)[1].strip().lower() or None
+
+
+# --------------------------------------------------------------------------- phone
+
+
+def normalize_phone(raw: str | None, country: str | None = None) -> str | None:
+    """The number in E.164, or None.
+
+    A number without `+` is read in the lead's country (an ISO alpha-2 code or a name
+    `normalize_country` knows); without a country it needs the `+`. A number counts when
+    it is *possible* (right length for its country) even if stricter validation fails
+    (DESIGN.md section 5): a new number range must not turn a lead away.
+    """
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    region = normalize_country(country) if country else None
+    try:
+        number = phonenumbers.parse(raw.strip(), region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_country(e164: str | None) -> str | None:
+    """The ISO alpha-2 country of a valid E.164 number; None when unknown or not valid."""
+    if not e164:
+        return None
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    region = phonenumbers.region_code_for_number(number)
+    return region if region and region != "001" else None
+
+
+# --------------------------------------------------------------------------- country
+
+# ISO 3166-1 alpha-2 → alpha-3 and common names (English and own language). Keys are
+# matched after `_country_text` (accents stripped, lower-cased, punctuation dropped).
+_COUNTRIES: dict[str, tuple[str, ...]] = {
+    "US": ("usa", "united states", "united states of america", "america"),
+    "GB": ("gbr", "uk", "united kingdom", "great britain", "britain", "england", "scotland",
+           "wales", "northern ireland", "united kingdom of great britain and northern ireland"),
+    "DE": ("deu", "germany", "deutschland", "federal republic of germany"),
+    "FR": ("fra", "france", "republique francaise"),
+    "NL": ("nld", "netherlands", "the netherlands", "holland", "nederland"),
+    "BE": ("bel", "belgium", "belgie", "belgique", "belgien"),
+    "LU": ("lux", "luxembourg", "luxemburg"),
+    "CA": ("can", "canada"),
+    "AU": ("aus", "australia"),
+    "NZ": ("nzl", "new zealand", "aotearoa"),
+    "IE": ("irl", "ireland", "republic of ireland", "eire"),
+    "ES": ("esp", "spain", "espana"),
+    "PT": ("prt", "portugal"),
+    "IT": ("ita", "italy", "italia"),
+    "CH": ("che", "switzerland", "schweiz", "suisse", "svizzera"),
+    "AT": ("aut", "austria", "osterreich", "oesterreich"),
+    "DK": ("dnk", "denmark", "danmark"),
+    "SE": ("swe", "sweden", "sverige"),
+    "NO": ("nor", "norway", "norge"),
+    "FI": ("fin", "finland", "suomi"),
+    "IS": ("isl", "iceland"),
+    "PL": ("pol", "poland", "polska"),
+    "CZ": ("cze", "czechia", "czech republic", "cesko"),
+    "SK": ("svk", "slovakia"),
+    "HU": ("hun", "hungary", "magyarorszag"),
+    "RO": ("rou", "romania"),
+    "BG": ("bgr", "bulgaria"),
+    "GR": ("grc", "greece", "hellas"),
+    "TR": ("tur", "turkey", "turkiye"),
+    "RU": ("rus", "russia", "russian federation"),
+    "UA": ("ukr", "ukraine"),
+    "EE": ("est", "estonia"),
+    "LV": ("lva", "latvia"),
+    "LT": ("ltu", "lithuania"),
+    "HR": ("hrv", "croatia", "hrvatska"),
+    "RS": ("srb", "serbia"),
+    "SI": ("svn", "slovenia"),
+    "IL": ("isr", "israel"),
+    "AE": ("are", "uae", "united arab emirates", "emirates"),
+    "SA": ("sau", "saudi arabia", "ksa"),
+    "QA": ("qat", "qatar"),
+    "EG": ("egy", "egypt"),
+    "ZA": ("zaf", "south africa"),
+    "NG": ("nga", "nigeria"),
+    "KE": ("ken", "kenya"),
+    "MA": ("mar", "morocco"),
+    "IN": ("ind", "india", "bharat"),
+    "PK": ("pak", "pakistan"),
+    "BD": ("bgd", "bangladesh"),
+    "CN": ("chn", "china", "peoples republic of china", "prc"),
+    "HK": ("hkg", "hong kong"),
+    "TW": ("twn", "taiwan"),
+    "JP": ("jpn", "japan", "nippon"),
+    "KR": ("kor", "south korea", "korea", "republic of korea", "korea republic of"),
+    "SG": ("sgp", "singapore"),
+    "MY": ("mys", "malaysia"),
+    "ID": ("idn", "indonesia"),
+    "PH": ("phl", "philippines"),
+    "TH": ("tha", "thailand"),
+    "VN": ("vnm", "vietnam", "viet nam"),
+    "MX": ("mex", "mexico"),
+    "BR": ("bra", "brazil", "brasil"),
+    "AR": ("arg", "argentina"),
+    "CL": ("chl", "chile"),
+    "CO": ("col", "colombia"),
+    "PE": ("per", "peru"),
+    "UY": ("ury", "uruguay"),
+}  # fmt: skip
+
+COUNTRY_ALIASES: dict[str, str] = {
+    alias: code for code, aliases in _COUNTRIES.items() for alias in aliases
+}
+"""Normalized country name or alpha-3 code → ISO 3166-1 alpha-2."""
+
+_REGIONS = frozenset(phonenumbers.SUPPORTED_REGIONS)
+
+
+def normalize_country(raw: str | None) -> str | None:
+    """ISO 3166-1 alpha-2 for a code (`de`, `DEU`, `UK`) or a name (`Deutschland`,
+    `United States`, `España`); None when empty or not recognised.
+
+    `COUNTRY_ALIASES` answers the common cases; any other country is looked up by its
+    name in English, German, French, Spanish, Italian, Dutch or Portuguese in the locale
+    table bundled with phonenumbers (loaded on the first such miss, about half a second).
+    """
+    if not isinstance(raw, str):
+        return None
+    text = _country_text(raw)
+    text = text.removeprefix("the ")
+    if not text:
+        return None
+    code = COUNTRY_ALIASES.get(text)
+    if code is None and len(text) == 2 and text.upper() in _REGIONS:
+        code = text.upper()
+    if code is None and len(text) > 3:
+        code = _locale_country_names().get(text)
+    return code
+
+
+_LOCALE_LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pt")
+
+
+@cache
+def _locale_country_names() -> dict[str, str]:
+    try:
+        from phonenumbers.geodata.locale import LOCALE_DATA
+    except ImportError:  # the table is phonenumbers' own; without it the aliases must do
+        return {}
+    names: dict[str, str] = {}
+    for language in _LOCALE_LANGUAGES:
+        for region, by_language in LOCALE_DATA.items():
+            name = by_language.get(language)
+            # "*en" means "the same as the name in en".
+            while isinstance(name, str) and name.startswith("*"):
+                name = by_language.get(name[1:])
+            if isinstance(name, str) and region in _REGIONS:
+                names.setdefault(_country_text(name), region)
+    return names
+
+
+def _country_text(raw: str) -> str:
+    text = _strip_accents(raw).casefold().replace(".", "").replace("'", "").replace("’", "")
+    return " ".join(re.sub(r"[^\w]+", " ", text).split())
+
+
+# --------------------------------------------------------------------------- domains
+
+
+@cache
+def _extractor() -> tldextract.TLDExtract:
+    # No suffix-list URLs and no cache dir: tldextract falls back to the snapshot shipped
+    # in its wheel, so a lookup never touches the network or the file system beyond it.
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+def registered_domain(host_or_url: str | None) -> str | None:
+    """The domain registered under a public suffix (`mail.acme.co.uk` → `acme.co.uk`,
+    `https://www.acme.com/x` → `acme.com`); None for hosts without one (IPs, `localhost`).
+    An email address is read as its domain."""
+    if not isinstance(host_or_url, str):
+        return None
+    text = host_or_url.strip()
+    if "@" in text and "/" not in text:
+        text = text.rsplit("@", 1)[1]
+    if not text:
+        return None
+    parts = _extractor()(text)
+    if not parts.domain or not parts.suffix:
+        return None
+    return f"{parts.domain}.{parts.suffix}".lower()
+
+
+@dataclass(frozen=True, slots=True)
+class _DomainList:
+    domains: frozenset[str]
+    labels: frozenset[str]  # from `label.*` lines: that label under any public suffix
+
+    def contains(self, domain: str | None) -> bool:
+        if not domain:
+            return False
+        domain = domain.rsplit("@", 1)[-1].strip().lower().rstrip(".")
+        if domain in self.domains:
+            return True
+        parts = _extractor()(domain)
+        if not parts.domain or not parts.suffix:
+            return False
+        return f"{parts.domain}.{parts.suffix}" in self.domains or parts.domain in self.labels
+
+
+@cache
+def _domain_list(file_name: str) -> _DomainList:
+    lines = (_DATA / file_name).read_text(encoding="utf-8").splitlines()
+    entries = [line.strip().lower() for line in lines]
+    entries = [entry for entry in entries if entry and not entry.startswith("#")]
+    return _DomainList(
+        domains=frozenset(entry for entry in entries if not entry.endswith(".*")),
+        labels=frozenset(entry[:-2] for entry in entries if entry.endswith(".*")),
+    )
+
+
+def is_free_email_domain(domain: str | None) -> bool:
+    """Whether a domain (or a subdomain of one) belongs to a free or consumer mail
+    provider, by the bundled `data/free_email_domains.txt`."""
+    return _domain_list("free_email_domains.txt").contains(domain)
+
+
+def is_disposable_domain(domain: str | None) -> bool:
+    """Whether a domain (or a subdomain of one) is a throwaway mail service, by the
+    bundled `data/disposable_domains.txt`."""
+    return _domain_list("disposable_domains.txt").contains(domain)
+
+
+# Sites people type into a "website" field that say nothing about their company.
+_NOT_COMPANY_SITES = frozenset(
+    {
+        "facebook.com", "fb.com", "linkedin.com", "instagram.com", "twitter.com", "x.com",
+        "youtube.com", "tiktok.com", "google.com", "github.com", "medium.com", "wix.com",
+        "wixsite.com", "wordpress.com", "blogspot.com", "squarespace.com", "example.com",
+    }
+)  # fmt: skip
+
+
+def company_domain(email: str | None, website: str | None) -> str | None:
+    """The company's registered domain: the email's, unless it is free or disposable
+    mail; else the website's, unless that is a social or hosting site."""
+    domain = email_domain(email)
+    if domain and not is_free_email_domain(domain) and not is_disposable_domain(domain):
+        registered = registered_domain(domain)
+        if registered:
+            return registered
+    site = registered_domain(website)
+    if site and site not in _NOT_COMPANY_SITES and not is_free_email_domain(site):
+        return site
+    return None
+
+
+# --------------------------------------------------------------------------- person key
+
+
+def person_key(email: str | None, phone: str | None, lead_id: str) -> str:
+    """Hex SHA-256 of the person's identity: the normalized email, else the E.164 phone,
+    else the lead id. The record key of every event about the person; it carries no
+    personal data in clear. Pass normalized values (`normalize_email`, `normalize_phone`)."""
+    identity = (email or "").strip().lower() or (phone or "").strip() or lead_id.strip()
+    if not identity:
+        raise ValueError("person_key needs an email, a phone or a lead id")
+    return hashlib.sha256(identity.encode("utf-8")).hexdigest()
+
+
+# --------------------------------------------------------------------------- names
+
+# Lower-case name particles ("van der Berg", "de la Cruz"), kept lower when another word
+# follows them; a surname is never a particle alone.
+_PARTICLES = frozenset(
+    {"van", "von", "der", "den", "de", "del", "della", "la", "le", "du", "da", "das", "dos",
+     "do", "ten", "ter", "te", "zu", "y", "bin", "ibn", "al"}
+)  # fmt: skip
+_HONORIFICS = frozenset(
+    {"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "herr", "frau", "mme", "mlle"}
+)  # fmt: skip
+_SUFFIXES = {"jr": "Jr.", "sr": "Sr.", "ii": "II", "iii": "III", "iv": "IV", "phd": "PhD"}
+_NAME_PIECE = re.compile(r"([-'’.])")
+
+
+def clean_name(raw: str | None) -> str | None:
+    """A name trimmed with inner spaces collapsed; None if empty. Re-cased only when it
+    arrived all lower or all upper (`JOSÉ MÜLLER` → `José Müller`, `mcdonald` →
+    `McDonald`, `jan van der berg` → `Jan van der Berg`); mixed case is the person's own
+    spelling and is kept."""
+    if not isinstance(raw, str):
+        return None
+    text = " ".join(raw.split())
+    if not text:
+        return None
+    cased = [char for char in text if char.islower() or char.isupper()]
+    if cased and (all(char.islower() for char in cased) or all(c.isupper() for c in cased)):
+        text = _recase(text)
+    return text
+
+
+def _recase(text: str) -> str:
+    words = text.split(" ")
+    out = []
+    for index, word in enumerate(words):
+        lower = word.lower()
+        if lower in _PARTICLES and index < len(words) - 1:
+            out.append(lower)
+        elif lower.rstrip(".") in _SUFFIXES and index > 0:
+            out.append(_SUFFIXES[lower.rstrip(".")])
+        else:
+            out.append("".join(_cap(piece) for piece in _NAME_PIECE.split(lower)))
+    return " ".join(out)
+
+
+def _cap(piece: str) -> str:
+    if len(piece) > 2 and piece.startswith("mc"):
+        return "Mc" + piece[2].upper() + piece[3:]
+    return piece[:1].upper() + piece[1:]
+
+
+def split_full_name(full: str | None) -> tuple[str | None, str | None]:
+    """(first, last) from a full name. `Last, First` is understood; honorifics are
+    dropped; particles and suffixes stay with the surname (`Ludwig van Beethoven` →
+    `Ludwig`, `van Beethoven`); one word is a first name."""
+    text = clean_name(full)
+    if text is None:
+        return None, None
+    if "," in text:
+        before, _, after = text.partition(",")
+        if after.strip().lower().rstrip(".") not in _SUFFIXES:
+            first, last = clean_name(after), clean_name(before)
+            return (first, last) if first else (last, None)
+        text = f"{before} {after}"
+    words = text.replace(",", " ").split()
+    while len(words) > 1 and words[0].lower().rstrip(".") in _HONORIFICS:
+        words = words[1:]
+    suffixes: list[str] = []
+    while len(words) > 2 and words[-1].lower().rstrip(".") in _SUFFIXES:
+        suffixes.insert(0, words.pop())
+    if len(words) == 1:
+        return words[0], " ".join(suffixes) or None
+    start = len(words) - 1
+    while start > 1 and words[start - 1].lower() in _PARTICLES:
+        start -= 1
+    return " ".join(words[:start]), " ".join(words[start:] + suffixes)
+
+
+# --------------------------------------------------------------------------- titles
+
+_ASSISTANT_TO = re.compile(r" (assistant|assistent|assistante|assistente|secretary|ea) (to|of) ")
+# Phrases that contain a seniority word without meaning it.
+_NOT_SENIORITY = {
+    " product owner ": " productowner ",
+    " process owner ": " processowner ",
+    " account owner ": " accountowner ",
+    " lead generation ": " leadgen ",
+    " lead gen ": " leadgen ",
+    " vice president ": " vp ",
+    " vicepresident ": " vp ",
+}
+
+# fmt: off
+# Checked in this order; the first that matches decides. Words are matched whole on the
+# normalized title (see `_title_text`); stems match inside a word, for German compounds.
+_SENIORITY_RULES: tuple[tuple[Seniority, frozenset[str], tuple[str, ...]], ...] = (
+    (
+        "c_level",
+        frozenset({
+            "ceo", "cto", "cfo", "coo", "cmo", "cio", "ciso", "cso", "cro", "cpo", "cco",
+            "cdo", "chro", "cxo", "chief", "founder", "cofounder", "co founder", "president",
+            "owner", "co owner", "proprietor", "managing director", "managing partner",
+            "directeur general", "directrice generale", "director general", "pdg",
+            "chairman", "chairwoman", "chairperson", "inhaber", "vorstand",
+        }),
+        ("geschaftsfuhr", "geschaeftsfuehr"),
+    ),
+    ("vp", frozenset({"vp", "svp", "evp", "avp"}), ()),
+    (
+        "director",
+        frozenset({
+            "director", "directora", "directeur", "directrice", "head", "dir",
+            "general manager",
+        }),
+        ("direktor", "leitung"),
+    ),
+    (
+        "manager",
+        frozenset({
+            "manager", "mgr", "lead", "leader", "teamlead", "teamleader", "supervisor",
+            "gerente", "responsable",
+        }),
+        ("leiter",),
+    ),
+    (
+        "student",
+        frozenset({
+            "intern", "internship", "trainee", "etudiant", "etudiante", "apprentice",
+            "stagiaire", "alternant", "azubi", "phd candidate",
+        }),
+        ("student", "praktikant", "auszubildend"),
+    ),
+)
+
+_DEPARTMENT_RULES: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = (
+    (
+        "sales",
+        frozenset({
+            "sales", "account executive", "account manager", "key account", "ae", "sdr",
+            "bdr", "bdm", "bd", "business development", "revenue", "cro", "ventes",
+            "commercial", "ventas", "channel", "partnerships",
+        }),
+        ("vertrieb", "verkauf"),
+    ),
+    (
+        "marketing",
+        frozenset({
+            "marketing", "cmo", "growth", "brand", "demand generation", "demand gen",
+            "leadgen", "content", "seo", "sem", "communications", "pr", "public relations",
+            "social media", "events",
+        }),
+        ("marketing",),
+    ),
+    (
+        "hr",
+        frozenset({
+            "hr", "human resources", "people", "talent", "recruiter", "recruiting",
+            "recruitment", "chro", "ressources humaines", "recursos humanos", "hiring",
+        }),
+        ("personalabteil",),
+    ),
+    (
+        "finance",
+        frozenset({
+            "finance", "financial", "cfo", "accounting", "accountant", "controller",
+            "controlling", "treasury", "treasurer", "comptroller", "bookkeeper", "tax",
+            "audit", "auditor", "payroll", "comptable", "comptabilite", "finanzas",
+        }),
+        ("finanz", "buchhalt"),
+    ),
+    (
+        "legal",
+        frozenset({
+            "legal", "counsel", "lawyer", "attorney", "paralegal", "compliance", "juridique",
+            "privacy", "dpo", "solicitor",
+        }),
+        ("jurist", "rechtsanw"),
+    ),
+    (
+        "it",
+        frozenset({
+            "it", "information technology", "chief information", "cio", "ciso", "sysadmin",
+            "system administrator", "systems administrator", "helpdesk", "help desk",
+            "infrastructure", "network", "security", "informatique",
+        }),
+        ("informatik",),
+    ),
+    (
+        "engineering",
+        frozenset({
+            "engineering", "cto", "developer", "software", "devops", "sre", "programmer",
+            "architect", "technology", "technical", "r and d", "research and development",
+            "qa", "data", "product", "ingeniero", "frontend", "backend", "fullstack",
+            "full stack", "productowner",
+        }),
+        ("engineer", "ingenieur", "entwickl"),
+    ),
+    (
+        "operations",
+        frozenset({
+            "operations", "operating", "ops", "coo", "supply chain", "logistics",
+            "procurement", "purchasing", "facilities", "office manager", "operational",
+        }),
+        ("logistik", "einkauf"),
+    ),
+    (
+        "executive",
+        frozenset({
+            "ceo", "chief executive", "founder", "cofounder", "co founder", "president",
+            "owner", "co owner", "proprietor", "managing director", "managing partner",
+            "general manager", "directeur general", "director general", "pdg", "chairman",
+            "chairwoman", "chairperson", "chief of staff", "inhaber", "vorstand",
+        }),
+        ("geschaftsfuhr", "geschaeftsfuehr"),
+    ),
+)
+# fmt: on
+
+
+def classify_title(raw: str | None) -> tuple[Seniority, str | None]:
+    """(seniority, department) a job title implies, by keywords.
+
+    Seniority is the highest level named (`Co-founder & CTO` → c_level, `Sr. Director`
+    → director); a title naming none is `individual`, an empty one `unknown` with no
+    department. Departments are tried in a fixed order (sales, marketing, hr, finance,
+    legal, it, engineering, operations, executive) so `Sales Engineer` is sales and `IT
+    Operations` is it; a title naming none is `other`. Case, accents and punctuation do
+    not matter; English, German, French and Spanish words are known.
+    """
+    text = _title_text(raw)
+    if not text.strip():
+        return "unknown", None
+    return _seniority(text), _department(text)
+
+
+def _seniority(text: str) -> Seniority:
+    if _ASSISTANT_TO.search(text):
+        return "individual"
+    for seniority, words, stems in _SENIORITY_RULES:
+        if _mentions(text, words, stems):
+            return seniority
+    return "individual"
+
+
+def _department(text: str) -> str:
+    for department, words, stems in _DEPARTMENT_RULES:
+        if _mentions(text, words, stems):
+            return department
+    return "other"
+
+
+def _mentions(text: str, words: Iterable[str], stems: Iterable[str]) -> bool:
+    return any(f" {word} " in text for word in words) or any(stem in text for stem in stems)
+
+
+def _title_text(raw: str | None) -> str:
+    """Lower-case ASCII words separated by single spaces, padded with a space each side:
+    `Sr. VP, Sales & Marketing` → ` sr vp sales and marketing `."""
+    if not isinstance(raw, str):
+        return " "
+    text = _strip_accents(raw).casefold().replace("ß", "ss").replace("&", " and ")
+    text = text.replace(".", "")  # v.p. → vp, sr. → sr
+    text = " " + " ".join(re.sub(r"[\W_]+", " ", text).split()) + " "
+    for phrase, replacement in _NOT_SENIORITY.items():
+        text = text.replace(phrase, replacement)
+    return text
+
+
+def _strip_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+# --------------------------------------------------------------------------- the lead
+
+_WEBSITE_KEYS = ("website", "company_website", "company_url", "url", "web")
+_FULL_NAME_KEYS = ("full_name", "fullname")
+
+
+def normalize_contact(contact: dict[str, Any], country: str | None) -> dict[str, Any]:
+    """A new contact with email and phone normalized (None when invalid; the phone read
+    in `country`) and names cleaned; a full name given as the first name alone is split."""
+    out = dict(contact)
+    out["email"] = normalize_email(contact.get("email"))
+    out["phone"] = normalize_phone(contact.get("phone"), country)
+    first, last = clean_name(contact.get("first_name")), clean_name(contact.get("last_name"))
+    if first and not last and " " in first:
+        first, last = split_full_name(first)
+    out["first_name"], out["last_name"] = first, last
+    return out
+
+
+def enrich_lead(lead: dict[str, Any]) -> dict[str, Any]:
+    """A new lead dict (the shape of `Lead.model_dump(mode="json")`) with what can be
+    derived without a provider:
+
+    - contact: email and phone normalized (None when not valid: downstream conditions
+      must not see an address that cannot be written to), names cleaned, a full name in
+      `custom` split when no name was given;
+    - country and company.country as ISO alpha-2 (None when not recognised); a lead with
+      no country takes the one of its phone number when that number is valid;
+    - company.domain: the given one reduced to its registered domain, else derived from
+      the email, else from `custom.website`;
+    - flags.free_email and flags.disposable_email from the email's domain;
+    - title.seniority and title.department from title.raw (`classify_title`).
+
+    `person_key`, `lead_id` and everything not listed are kept as given: the person key
+    is the record key capture chose and must not move the person to another partition.
+    """
+    out = copy.deepcopy(lead)
+    contact: dict[str, Any] = dict(out.get("contact") or {})
+    company: dict[str, Any] = dict(out.get("company") or {})
+    title: dict[str, Any] = dict(out.get("title") or {})
+    flags: dict[str, Any] = dict(out.get("flags") or {})
+    custom: dict[str, Any] = out.get("custom") or {}
+
+    company["country"] = normalize_country(company.get("country"))
+    country = normalize_country(out.get("country")) or company["country"]
+
+    if not contact.get("first_name") and not contact.get("last_name"):
+        full_name = _first_text(custom, _FULL_NAME_KEYS)
+        if full_name:
+            contact["first_name"], contact["last_name"] = split_full_name(full_name)
+    website = _first_text(custom, _WEBSITE_KEYS)
+    contact = normalize_contact(contact, country)
+    out["country"] = country or phone_country(contact["phone"])
+
+    email = contact["email"]
+    given_domain = company.get("domain")
+    company["domain"] = registered_domain(given_domain) or company_domain(email, website)
+    if isinstance(company.get("name"), str):
+        company["name"] = " ".join(company["name"].split()) or None
+
+    domain = email_domain(email)
+    flags["free_email"] = is_free_email_domain(domain)
+    flags["disposable_email"] = is_disposable_domain(domain)
+
+    raw_title = title.get("raw")
+    if isinstance(raw_title, str):
+        raw_title = " ".join(raw_title.split()) or None
+    title["raw"] = raw_title
+    if raw_title:
+        title["seniority"], title["department"] = classify_title(raw_title)
+    elif not title.get("seniority"):
+        title["seniority"] = "unknown"
+
+    out["contact"], out["company"], out["title"], out["flags"] = contact, company, title, flags
+    return out
+
+
+def _first_text(values: dict[str, Any], keys: Iterable[str]) -> str | None:
+    for key in keys:
+        value = values.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None

@@ -1,0 +1,147 @@
+"""Enrich's tables: person records, the leads linked to them, and known accounts."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.enrich.linking import AccountRecord, Person
+
+
+async def load_persons(conn: AsyncConnection, keys: list[str]) -> dict[str, Person]:
+    if not keys:
+        return {}
+    rows = (await conn.execute(text("""
+        SELECT p.person_key, p.first_lead_id, p.first_seen_at, p.last_lead_id, p.last_seen_at,
+               p.first_source, p.profile,
+               coalesce(array_agg(l.lead_id) FILTER (WHERE l.lead_id IS NOT NULL), '{}') AS ids
+        FROM enrich.persons p LEFT JOIN enrich.person_leads l USING (person_key)
+        WHERE p.person_key = ANY(CAST(:keys AS text[]))
+        GROUP BY p.person_key"""), {"keys": keys})).all()
+    return {
+        r.person_key: Person(
+            person_key=r.person_key, first_lead_id=str(r.first_lead_id),
+            first_seen_at=r.first_seen_at, last_lead_id=str(r.last_lead_id),
+            last_seen_at=r.last_seen_at, first_source=r.first_source, profile=r.profile,
+            lead_ids={str(i) for i in r.ids},
+        )
+        for r in rows
+    }
+
+
+async def load_accounts_by_domain(conn: AsyncConnection,
+                                  domains: list[str]) -> dict[str, AccountRecord]:
+    if not domains:
+        return {}
+    rows = (await conn.execute(text("""
+        SELECT d.domain, a.id, a.name, a.owner_rep_id
+        FROM enrich.account_domains d JOIN enrich.accounts a ON a.id = d.account_id
+        WHERE d.domain = ANY(CAST(:domains AS text[]))"""), {"domains": domains})).all()
+    return {r.domain: AccountRecord(r.id, r.name, r.owner_rep_id) for r in rows}
+
+
+async def save_persons(conn: AsyncConnection, persons: list[Person],
+                       links: list[tuple[str, str, datetime]]) -> None:
+    if persons:
+        await conn.execute(text("""
+            INSERT INTO enrich.persons (person_key, first_lead_id, first_seen_at, last_lead_id,
+                                        last_seen_at, first_source, profile)
+            SELECT k, CAST(f AS uuid), fs, CAST(l AS uuid), ls, CAST(src AS jsonb),
+                   CAST(prof AS jsonb)
+            FROM unnest(CAST(:k AS text[]), CAST(:f AS text[]), CAST(:fs AS timestamptz[]),
+                        CAST(:l AS text[]), CAST(:ls AS timestamptz[]), CAST(:src AS text[]),
+                        CAST(:prof AS text[])) AS t(k, f, fs, l, ls, src, prof)
+            ON CONFLICT (person_key) DO UPDATE SET
+                last_lead_id = EXCLUDED.last_lead_id, last_seen_at = EXCLUDED.last_seen_at,
+                profile = EXCLUDED.profile"""), {
+            "k": [p.person_key for p in persons],
+            "f": [p.first_lead_id for p in persons],
+            "fs": [p.first_seen_at for p in persons],
+            "l": [p.last_lead_id for p in persons],
+            "ls": [p.last_seen_at for p in persons],
+            "src": [orjson.dumps(p.first_source).decode() for p in persons],
+            "prof": [orjson.dumps(p.profile).decode() for p in persons],
+        })
+    if links:
+        await conn.execute(text("""
+            INSERT INTO enrich.person_leads (lead_id, person_key, seen_at)
+            SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:keys AS text[]),
+                                 CAST(:at AS timestamptz[]))
+            ON CONFLICT (lead_id) DO NOTHING"""), {
+            "ids": [lead_id for lead_id, _, _ in links],
+            "keys": [key for _, key, _ in links],
+            "at": [at for _, _, at in links],
+        })
+
+
+ACCOUNT_COLUMNS = ("id", "name", "domains", "owner_rep_id", "segment")
+
+
+class AccountsFileError(ValueError):
+    pass
+
+
+def parse_accounts_csv(content: str, filename: str = "accounts.csv") -> list[dict[str, Any]]:
+    """Rows of an accounts CSV (header `id,name,domains,owner_rep_id,segment`; domains
+    separated by `;`; further columns kept as attributes). Errors name file, row, column."""
+    reader = csv.DictReader(io.StringIO(content))
+    header = reader.fieldnames or []
+    missing = [c for c in ("id", "name", "domains") if c not in header]
+    if missing:
+        raise AccountsFileError(f"{filename}: header lacks column(s) {', '.join(missing)}")
+    accounts = []
+    seen: dict[str, int] = {}
+    for number, row in enumerate(reader, start=2):
+        account_id = (row.get("id") or "").strip()
+        if not account_id:
+            raise AccountsFileError(f"{filename}: row {number}: id is empty")
+        if account_id in seen:
+            raise AccountsFileError(
+                f"{filename}: row {number}: id {account_id!r} repeats row {seen[account_id]}")
+        seen[account_id] = number
+        name = (row.get("name") or "").strip()
+        if not name:
+            raise AccountsFileError(f"{filename}: row {number}: name is empty")
+        domains = [d.strip().lower() for d in (row.get("domains") or "").split(";") if d.strip()]
+        accounts.append({
+            "id": account_id, "name": name, "domains": domains,
+            "owner_rep_id": (row.get("owner_rep_id") or "").strip() or None,
+            "segment": (row.get("segment") or "").strip() or None,
+            "attributes": {k: v for k, v in row.items()
+                           if k not in ACCOUNT_COLUMNS and k is not None and v not in (None, "")},
+        })
+    return accounts
+
+
+async def upsert_accounts(conn: AsyncConnection, accounts: list[dict[str, Any]]) -> int:
+    """Idempotent: the file's accounts replace their earlier versions and domains."""
+    if not accounts:
+        return 0
+    await conn.execute(text("""
+        INSERT INTO enrich.accounts (id, name, owner_rep_id, segment, attributes, updated_at)
+        SELECT i, n, o, s, CAST(a AS jsonb), now()
+        FROM unnest(CAST(:i AS text[]), CAST(:n AS text[]), CAST(:o AS text[]),
+                    CAST(:s AS text[]), CAST(:a AS text[])) AS t(i, n, o, s, a)
+        ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, owner_rep_id = EXCLUDED.owner_rep_id,
+            segment = EXCLUDED.segment, attributes = EXCLUDED.attributes, updated_at = now()"""), {
+        "i": [a["id"] for a in accounts], "n": [a["name"] for a in accounts],
+        "o": [a["owner_rep_id"] for a in accounts], "s": [a["segment"] for a in accounts],
+        "a": [orjson.dumps(a["attributes"]).decode() for a in accounts],
+    })
+    ids = [a["id"] for a in accounts]
+    await conn.execute(text("DELETE FROM enrich.account_domains WHERE account_id = ANY(:ids)"),
+                       {"ids": ids})
+    pairs = list({d: a["id"] for a in accounts for d in a["domains"]}.items())
+    if pairs:
+        await conn.execute(text("""
+            INSERT INTO enrich.account_domains (domain, account_id)
+            SELECT * FROM unnest(CAST(:d AS text[]), CAST(:a AS text[]))
+            ON CONFLICT (domain) DO UPDATE SET account_id = EXCLUDED.account_id"""),
+            {"d": [d for d, _ in pairs], "a": [a for _, a in pairs]})
+    return len(accounts)

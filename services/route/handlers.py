@@ -1,0 +1,217 @@
+"""Route's handlers: assign scored leads, record touches.
+
+One assignment per lead and attempt, however often an event is redelivered: the batch
+locks the team rotations, then looks for assignments already made; a lead already
+assigned gets its stored `lead.routed` event again (same id), never a second decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from services.route import store
+from services.route.routing import Decision, decide_route
+from services.route.sla import sla_deadline
+from shared import db, metrics, topics
+from shared.events import Event, Outgoing, decode_event, derived_id, make_event
+from shared.lead import Lead
+from shared.org import OrgFile
+from shared.service import Runtime
+
+SERVICE = "route"
+
+
+@dataclass
+class Observations:
+    """Metrics to record once the transaction has committed."""
+
+    speed: list[tuple[str, str, str, float]] = field(default_factory=list)
+    assignments: list[tuple[str, str]] = field(default_factory=list)
+    touches: list[tuple[str, str, float, bool]] = field(default_factory=list)
+    breaches: list[tuple[str, str]] = field(default_factory=list)
+
+    def record(self) -> None:
+        for provider, temperature, kind, seconds in self.speed:
+            metrics.SPEED_TO_LEAD.labels(provider, temperature, kind).observe(seconds)
+        for team, strategy in self.assignments:
+            metrics.ASSIGNMENTS.labels(team, strategy).inc()
+        for team, temperature, seconds, met in self.touches:
+            metrics.FIRST_TOUCH.labels(team, temperature).observe(seconds)
+            if met:
+                metrics.SLA_MET.labels(team, temperature).inc()
+            else:
+                metrics.SLA_BREACHES.labels(team, temperature).inc()
+        for team, temperature in self.breaches:
+            metrics.SLA_BREACHES.labels(team, temperature).inc()
+
+
+def with_sla(assignment: dict[str, Any], lead: dict[str, Any], org: OrgFile,
+             now: datetime) -> store.Timer | None:
+    """Attach the SLA clock to a rep assignment; returns the timer to store."""
+    if assignment["kind"] != "rep":
+        return None
+    temperature = (lead.get("score") or {}).get("temperature") or "cold"
+    tier = org.sla.tier(temperature)
+    team = org.team(assignment["team_id"])
+    if tier is None or team is None:
+        return None
+    due = sla_deadline(now, tier.within, tier.clock, team.calendar)
+    assignment["sla"] = {"temperature": temperature, "due_at": due.isoformat(),
+                         "clock": tier.clock}
+    return store.Timer(lead["lead_id"], assignment["attempt"], assignment["rep_id"], team.id,
+                       temperature, tier.clock, now, due)
+
+
+def short_decision(decision: Decision) -> dict[str, Any]:
+    """The short form `lead.routed` carries: matched rule, passed-over reps, version."""
+    return {
+        "matched_rule": next((t["rule"] for t in decision.trace if t.get("matched")), None),
+        "rules_tried": len(decision.trace),
+        "passed_over": {c["rep_id"]: c["passed_over"] for c in decision.candidates
+                        if c["passed_over"]},
+    }
+
+
+async def route_leads(conn: Any, rt: Runtime, org: OrgFile, leads: list[dict[str, Any]],
+                      now: datetime, obs: Observations) -> list[Outgoing]:
+    unique = list({lead["lead_id"]: lead for lead in leads}.values())
+    ids = [lead["lead_id"] for lead in unique]
+    rotations = await store.lock_rotations(conn, [t.id for t in org.teams])
+    done = await store.load_assignment_events(conn, ids)
+    avail = await store.load_availability(conn)
+    out: list[Outgoing] = []
+    rows: list[store.AssignmentRow] = []
+    timers: list[store.Timer] = []
+    journey = []
+    fresh: list[dict[str, Any]] = []
+    changed_rotations = {}
+    for lead in unique:
+        lead_id = lead["lead_id"]
+        if lead_id in done:
+            # Redelivery: the decision stands; publish the same event again.
+            event = decode_event_dict(done[lead_id])
+            out.append(Outgoing(topics.ROUTED, lead["person_key"], event))
+            continue
+        decision = decide_route(lead, org, rotations, avail, now)
+        if decision.rotation is not None:
+            rotations[decision.rotation.team_id] = decision.rotation
+            changed_rotations[decision.rotation.team_id] = decision.rotation
+        assignment = decision.assignment
+        timer = with_sla(assignment, lead, org, now)
+        if timer is not None:
+            timers.append(timer)
+            avail.open_counts[timer.rep_id] = avail.open_counts.get(timer.rep_id, 0) + 1
+        lead["assignment"] = assignment
+        lead["decision"] = short_decision(decision) | {"org_version": org.version}
+        lead.setdefault("timings", {})["routed_at"] = now.isoformat()
+        event_id = derived_id(lead_id, "routed", "1")
+        event = make_event("lead.routed", SERVICE, lead, event_id=event_id, at=now)
+        rows.append(store.AssignmentRow(lead_id, assignment, org.version, event_id, now,
+                                        decision.record(org.version), event.to_dict()))
+        journey.append((lead_id, now, "routed", {**assignment, "decision": lead["decision"]},
+                        f"{lead_id}:routed:1"))
+        fresh.append(lead)
+        out.append(Outgoing(topics.ROUTED, lead["person_key"], event))
+    await store.save_leads(conn, unique, now)
+    inserted = await store.insert_assignments(conn, rows)
+    if len(inserted) != len(rows):
+        # Only possible if another writer bypassed the rotation lock; refuse to publish a
+        # second decision, and let the batch be retried to re-emit the stored one.
+        raise db_conflict(len(rows) - len(inserted))
+    await store.insert_timers(conn, timers)
+    await store.save_rotations(conn, list(changed_rotations.values()))
+    await store.add_journey(conn, journey)
+    for lead in fresh:
+        a = lead["assignment"]
+        received = datetime.fromisoformat(lead["received_at"])
+        obs.speed.append((str((lead.get("source") or {}).get("provider") or "api"),
+                          str((lead.get("score") or {}).get("temperature") or "none"),
+                          a["kind"], max(0.0, (now - received).total_seconds())))
+        if a["kind"] == "rep":
+            obs.assignments.append((a.get("team_id") or "", a.get("strategy") or ""))
+    return out
+
+
+def db_conflict(count: int) -> Exception:
+    from shared.errors import RetryableError
+
+    return RetryableError(f"{count} assignment(s) written concurrently; retrying the batch")
+
+
+def decode_event_dict(stored: dict[str, Any]) -> Event:
+    import orjson
+
+    return decode_event(orjson.dumps(stored))
+
+
+@dataclass
+class TouchResult:
+    status: str  # met | late | no_open_clock
+    outgoing: list[Outgoing]
+
+
+async def touch_lead(conn: Any, lead: dict[str, Any], rep_id: str | None, channel: str | None,
+                     at: datetime, obs: Observations) -> TouchResult:
+    """A rep touched the lead: stop the clock. Met when `at` is not after the deadline."""
+    lead_id = lead["lead_id"]
+    timer = await store.open_timer_for_update(conn, lead_id)
+    detail = {"rep_id": rep_id, "channel": channel}
+    await store.add_journey(conn, [(lead_id, at, "touched", detail,
+                                    f"{lead_id}:touched:{at.isoformat()}:{rep_id}")])
+    if timer is None or timer.state != "open":
+        return TouchResult("no_open_clock", [])
+    met = at <= timer.due_at
+    state = "met" if met else "breached"
+    await store.close_timers(conn, [(lead_id, timer.attempt)], state, at)
+    assignment = {"kind": "rep", "rep_id": timer.rep_id, "team_id": timer.team_id,
+                  "attempt": timer.attempt}
+    obs.touches.append((timer.team_id, timer.temperature,
+                        max(0.0, (at - timer.started_at).total_seconds()), met))
+    out = []
+    if met:
+        data = {"lead_id": lead_id, "assignment": assignment, "due_at": timer.due_at.isoformat(),
+                "touched_at": at.isoformat(), "rep_id": rep_id, "channel": channel}
+        event = make_event("sla.met", SERVICE, data,
+                           event_id=derived_id(lead_id, "sla.met", str(timer.attempt)), at=at)
+        out.append(Outgoing(topics.SLA, lead["person_key"], event))
+        await store.add_journey(conn, [(lead_id, at, "sla.met", data,
+                                        f"{lead_id}:sla.met:{timer.attempt}")])
+    return TouchResult("met" if met else "late", out)
+
+
+async def handle_route_batch(batch: list[Event], rt: Runtime) -> list[Outgoing]:
+    """`lead.scored` from score; `lead.touched` from sales tools on `leads.activity`."""
+    now = rt.now()
+    scored = [Lead.model_validate(e.data).model_dump(mode="json")
+              for e in batch if e.type == "lead.scored"]
+    touches = [e for e in batch if e.type == "lead.touched"]
+    if not scored and not touches:
+        return []
+    obs = Observations()
+    out: list[Outgoing] = []
+    async with db.transaction(rt.engine) as conn:
+        if scored:
+            org = await rt.org.current(conn)
+            out += await route_leads(conn, rt, org, scored, now, obs)
+        for event in touches:
+            lead = await store.load_lead(conn, event.data["lead_id"])
+            if lead is None:
+                continue  # a touch for a lead route never routed: nothing to stop
+            at = _parse_time(event.data.get("at")) or _parse_time(event.time) or now
+            result = await touch_lead(conn, lead, event.data.get("rep_id"),
+                                      event.data.get("channel"), at, obs)
+            out += result.outgoing
+    obs.record()
+    return out
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else None

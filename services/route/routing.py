@@ -1,0 +1,214 @@
+"""Where a lead goes, and to whom: the routing decision, pure (DESIGN.md section 6).
+
+Precedence, in this order:
+1. The first routing rule whose `when` holds picks the destination (team, named rep,
+   nurture track or queue). Every rule tried is in the trace.
+2. If the destination is sales (a team or a rep) and `account_owner_first` is set, a
+   lead whose account has an owner who is a known, available rep goes to that owner.
+   Leads bound for nurture or a queue stay there: an owner gets no SLA clock for a
+   newsletter sign-up.
+3. A team destination picks a rep by the team's strategy among eligible reps (known to
+   the org file, not marked unavailable, not on dated leave, below capacity, not already
+   tried for this lead). No eligible rep: the team's fallback queue, reason
+   `no_eligible_rep`; never an unavailable rep.
+
+Strategies, with state kept by the caller (PostgreSQL, under a lock):
+- round_robin: the eligible rep after the last one assigned, in the org file's order; a
+  rep who left is replaced by position so the rotation never silently resets.
+- weighted: smooth weighted round robin (each turn every eligible rep gains its weight,
+  the richest is chosen and pays the total), so weights hold over any window.
+- least_loaded: the eligible rep with the lowest open-assignment load relative to its
+  capacity; ties go to round-robin order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from shared.org import OrgFile, Rep, Team
+
+NO_ELIGIBLE_REP = "no_eligible_rep"
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """A team's rotation state: the last rep assigned, turns taken, weighted credits."""
+
+    team_id: str
+    last_rep_id: str | None = None
+    turns: int = 0
+    credits: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Availability:
+    """What route knows about reps beyond the org file."""
+
+    unavailable: frozenset[str] = frozenset()
+    open_counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Decision:
+    assignment: dict[str, Any]
+    trace: list[dict[str, Any]]
+    candidates: list[dict[str, Any]]
+    rotation: Rotation | None = None
+
+    def record(self, org_version: str) -> dict[str, Any]:
+        """The decision record: enough to explain where the lead went and why."""
+        return {
+            "rules": self.trace,
+            "candidates": self.candidates,
+            "rotation": None if self.rotation is None else {
+                "team_id": self.rotation.team_id, "last_rep_id": self.rotation.last_rep_id,
+                "turns": self.rotation.turns, "credits": self.rotation.credits,
+            },
+            "org_version": org_version,
+        }
+
+
+def first_matching_rule(lead: dict[str, Any], org: OrgFile) -> tuple[Any, list[dict[str, Any]]]:
+    trace: list[dict[str, Any]] = []
+    for rule in org.routing.rules:
+        matched = rule.matches(lead)
+        trace.append({"rule": rule.name, "matched": matched})
+        if matched:
+            return rule, trace
+    return None, trace
+
+
+def rep_problem(rep: Rep, avail: Availability, now: datetime, exclude: frozenset[str]) -> str | None:
+    """Why a rep cannot take a lead now, or None when eligible."""
+    if rep.id in exclude:
+        return "already_tried"
+    if rep.id in avail.unavailable:
+        return "out_of_office"
+    if rep.on_leave(now.date()):
+        return "on_leave"
+    if rep.capacity is not None and avail.open_counts.get(rep.id, 0) >= rep.capacity:
+        return "at_capacity"
+    return None
+
+
+def _rotation_order(team: Team, rotation: Rotation) -> list[Rep]:
+    """Team reps starting with the one after the last assigned."""
+    reps = list(team.reps)
+    ids = [r.id for r in reps]
+    if rotation.last_rep_id in ids:
+        start = ids.index(rotation.last_rep_id) + 1
+    else:
+        start = rotation.turns
+    start %= len(reps)
+    return reps[start:] + reps[:start]
+
+
+def choose_rep(
+    team: Team, rotation: Rotation, avail: Availability, now: datetime,
+    exclude: frozenset[str] = frozenset(),
+) -> tuple[Rep | None, Rotation, list[dict[str, Any]]]:
+    """Pick a rep of `team` by its strategy; returns the rep (or None), the new rotation
+    state and each candidate with the reason it was passed over."""
+    order = _rotation_order(team, rotation)
+    candidates = []
+    eligible: list[Rep] = []
+    for rep in order:
+        problem = rep_problem(rep, avail, now, exclude)
+        candidates.append({"rep_id": rep.id, "passed_over": problem})
+        if problem is None:
+            eligible.append(rep)
+    if not eligible:
+        return None, rotation, candidates
+
+    credits = dict(rotation.credits)
+    if team.strategy == "weighted":
+        total = sum(r.weight for r in eligible)
+        for rep in eligible:
+            credits[rep.id] = credits.get(rep.id, 0) + rep.weight
+        # Ties go to rotation order (max keeps the first of equals).
+        chosen = max(eligible, key=lambda r: credits[r.id])
+        credits[chosen.id] -= total
+        # Reps no longer in the team take no credit with them.
+        credits = {rid: c for rid, c in credits.items() if any(r.id == rid for r in team.reps)}
+    elif team.strategy == "least_loaded":
+        def load(rep: Rep) -> float:
+            open_now = avail.open_counts.get(rep.id, 0)
+            return open_now / rep.capacity if rep.capacity else float(open_now)
+
+        chosen = min(eligible, key=load)
+    else:
+        chosen = eligible[0]
+
+    for c in candidates:
+        if c["passed_over"] is None and c["rep_id"] != chosen.id:
+            c["passed_over"] = "not_their_turn"
+    new_rotation = Rotation(team.id, chosen.id, rotation.turns + 1, credits)
+    return chosen, new_rotation, candidates
+
+
+def fallback_queue(team: Team) -> str:
+    return team.fallback_queue or f"{team.id}-unassigned"
+
+
+def decide_route(
+    lead: dict[str, Any],
+    org: OrgFile,
+    rotations: dict[str, Rotation],
+    avail: Availability,
+    now: datetime,
+    *,
+    attempt: int = 1,
+    exclude: frozenset[str] = frozenset(),
+) -> Decision:
+    """The routing decision for one lead at `now`."""
+    rule, trace = first_matching_rule(lead, org)
+    base: dict[str, Any] = {"attempt": attempt, "rule": rule.name if rule else None}
+    if rule is None:
+        return Decision({**base, "kind": "queue", "queue": "unrouted", "reason": "no_rule_matched"},
+                        trace, [])
+    dest = rule.to
+    if dest.kind == "nurture":
+        return Decision({**base, "kind": "nurture", "track": dest.nurture, "reason": "rule"},
+                        trace, [])
+    if dest.kind == "queue":
+        return Decision({**base, "kind": "queue", "queue": dest.queue, "reason": "rule"},
+                        trace, [])
+
+    if org.routing.account_owner_first:
+        owner_id = ((lead.get("account") or {}).get("owner_rep_id")) or None
+        owner = org.rep(owner_id) if owner_id else None
+        owner_team = org.team_of(owner_id) if owner_id else None
+        if owner is not None and owner_team is not None:
+            problem = rep_problem(owner, avail, now, exclude)
+            trace.append({"rule": "account_owner_first", "matched": problem is None,
+                          "rep_id": owner.id, "passed_over": problem})
+            if problem is None:
+                return Decision({**base, "kind": "rep", "rep_id": owner.id,
+                                 "team_id": owner_team.id, "reason": "account_owner",
+                                 "strategy": "account_owner"}, trace,
+                                [{"rep_id": owner.id, "passed_over": None}])
+
+    if dest.kind == "rep":
+        rep = org.rep(dest.target)
+        team = org.team_of(dest.target)
+        assert rep is not None and team is not None  # validated by the org file
+        problem = rep_problem(rep, avail, now, exclude)
+        candidates = [{"rep_id": rep.id, "passed_over": problem}]
+        if problem is None:
+            return Decision({**base, "kind": "rep", "rep_id": rep.id, "team_id": team.id,
+                             "reason": "named_rep", "strategy": "named"}, trace, candidates)
+        return Decision({**base, "kind": "queue", "queue": fallback_queue(team),
+                         "team_id": team.id, "reason": NO_ELIGIBLE_REP}, trace, candidates)
+
+    team = org.team(dest.target)
+    assert team is not None  # validated by the org file
+    rotation = rotations.get(team.id) or Rotation(team.id)
+    chosen, new_rotation, candidates = choose_rep(team, rotation, avail, now, exclude)
+    if chosen is None:
+        return Decision({**base, "kind": "queue", "queue": fallback_queue(team),
+                         "team_id": team.id, "reason": NO_ELIGIBLE_REP,
+                         "strategy": team.strategy}, trace, candidates)
+    return Decision({**base, "kind": "rep", "rep_id": chosen.id, "team_id": team.id,
+                     "reason": "rule", "strategy": team.strategy}, trace, candidates, new_rotation)

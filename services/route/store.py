@@ -1,0 +1,251 @@
+"""Route's tables: leads as last seen, assignments (one per lead and attempt, with their
+decision record), team rotations (locked while a batch decides), rep availability, SLA
+timers and the journey log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.route.routing import Availability, Rotation
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+async def lock_rotations(conn: AsyncConnection, team_ids: list[str]) -> dict[str, Rotation]:
+    """Lock every team's rotation row for this transaction (sorted, so replicas never
+    deadlock); route replicas deciding at once take turns here, which keeps rotations
+    fair and assignments single."""
+    team_ids = sorted(set(team_ids))
+    if not team_ids:
+        return {}
+    await conn.execute(text(
+        "INSERT INTO route.rotations (team_id) SELECT unnest(CAST(:t AS text[])) "
+        "ON CONFLICT (team_id) DO NOTHING"), {"t": team_ids})
+    rows = (await conn.execute(text(
+        "SELECT team_id, last_rep_id, turns, state FROM route.rotations "
+        "WHERE team_id = ANY(CAST(:t AS text[])) ORDER BY team_id FOR UPDATE"),
+        {"t": team_ids})).all()
+    return {r.team_id: Rotation(r.team_id, r.last_rep_id, r.turns,
+                                dict((r.state or {}).get("credits", {}))) for r in rows}
+
+
+async def save_rotations(conn: AsyncConnection, rotations: list[Rotation]) -> None:
+    if not rotations:
+        return
+    await conn.execute(text("""
+        UPDATE route.rotations r SET last_rep_id = x.l, turns = x.n, state = CAST(x.s AS jsonb),
+               updated_at = now()
+        FROM unnest(CAST(:t AS text[]), CAST(:l AS text[]), CAST(:n AS bigint[]),
+                    CAST(:s AS text[])) AS x(t, l, n, s)
+        WHERE r.team_id = x.t"""), {
+        "t": [r.team_id for r in rotations], "l": [r.last_rep_id for r in rotations],
+        "n": [r.turns for r in rotations], "s": [_json({"credits": r.credits}) for r in rotations],
+    })
+
+
+async def load_availability(conn: AsyncConnection) -> Availability:
+    off = (await conn.execute(text(
+        "SELECT rep_id FROM route.reps WHERE NOT available"))).scalars().all()
+    counts = (await conn.execute(text(
+        "SELECT rep_id, count(*) AS n FROM route.sla_timers WHERE state = 'open' "
+        "GROUP BY rep_id"))).all()
+    return Availability(frozenset(off), {r.rep_id: int(r.n) for r in counts})
+
+
+async def load_assignment_events(conn: AsyncConnection, lead_ids: list[str],
+                                 attempt: int = 1) -> dict[str, dict[str, Any]]:
+    if not lead_ids:
+        return {}
+    rows = (await conn.execute(text(
+        "SELECT lead_id, event FROM route.assignments "
+        "WHERE lead_id = ANY(CAST(:i AS uuid[])) AND attempt = :a"),
+        {"i": lead_ids, "a": attempt})).all()
+    return {str(r.lead_id): r.event for r in rows}
+
+
+async def latest_attempts(conn: AsyncConnection, lead_ids: list[str]) -> dict[str, int]:
+    if not lead_ids:
+        return {}
+    rows = (await conn.execute(text(
+        "SELECT lead_id, max(attempt) AS a FROM route.assignments "
+        "WHERE lead_id = ANY(CAST(:i AS uuid[])) GROUP BY lead_id"), {"i": lead_ids})).all()
+    return {str(r.lead_id): int(r.a) for r in rows}
+
+
+async def reps_tried(conn: AsyncConnection, lead_id: str) -> frozenset[str]:
+    rows = (await conn.execute(text(
+        "SELECT DISTINCT rep_id FROM route.assignments WHERE lead_id = CAST(:i AS uuid) "
+        "AND rep_id IS NOT NULL"), {"i": lead_id})).scalars().all()
+    return frozenset(rows)
+
+
+async def save_leads(conn: AsyncConnection, leads: list[dict[str, Any]], now: datetime) -> None:
+    if not leads:
+        return
+    await conn.execute(text("""
+        INSERT INTO route.leads (lead_id, person_key, lead, received_at, updated_at)
+        SELECT CAST(i AS uuid), k, CAST(l AS jsonb), r, :now
+        FROM unnest(CAST(:i AS text[]), CAST(:k AS text[]), CAST(:l AS text[]),
+                    CAST(:r AS timestamptz[])) AS x(i, k, l, r)
+        ON CONFLICT (lead_id) DO UPDATE SET lead = EXCLUDED.lead, updated_at = EXCLUDED.updated_at
+        """), {
+        "now": now, "i": [x["lead_id"] for x in leads], "k": [x["person_key"] for x in leads],
+        "l": [_json(x) for x in leads],
+        "r": [datetime.fromisoformat(x["received_at"]) for x in leads],
+    })
+
+
+@dataclass
+class AssignmentRow:
+    lead_id: str
+    assignment: dict[str, Any]
+    org_version: str
+    event_id: str
+    at: datetime
+    decision: dict[str, Any]
+    event: dict[str, Any]
+
+
+async def insert_assignments(conn: AsyncConnection, rows: list[AssignmentRow]) -> set[str]:
+    """Insert; returns the lead ids whose (lead, attempt) row was new."""
+    if not rows:
+        return set()
+    a = [r.assignment for r in rows]
+    result = await conn.execute(text("""
+        INSERT INTO route.assignments (lead_id, attempt, kind, rep_id, team_id, track, queue,
+            rule, reason, strategy, org_version, event_id, assigned_at, decision, event)
+        SELECT CAST(i AS uuid), at, k, rep, team, tr, q, ru, re, st, ov, CAST(e AS uuid), ts,
+               CAST(d AS jsonb), CAST(ev AS jsonb)
+        FROM unnest(CAST(:i AS text[]), CAST(:at AS int[]), CAST(:k AS text[]),
+                    CAST(:rep AS text[]), CAST(:team AS text[]), CAST(:tr AS text[]),
+                    CAST(:q AS text[]), CAST(:ru AS text[]), CAST(:re AS text[]),
+                    CAST(:st AS text[]), CAST(:ov AS text[]), CAST(:e AS text[]),
+                    CAST(:ts AS timestamptz[]), CAST(:d AS text[]), CAST(:ev AS text[]))
+             AS x(i, at, k, rep, team, tr, q, ru, re, st, ov, e, ts, d, ev)
+        ON CONFLICT (lead_id, attempt) DO NOTHING
+        RETURNING lead_id"""), {
+        "i": [r.lead_id for r in rows], "at": [x["attempt"] for x in a],
+        "k": [x["kind"] for x in a], "rep": [x.get("rep_id") for x in a],
+        "team": [x.get("team_id") for x in a], "tr": [x.get("track") for x in a],
+        "q": [x.get("queue") for x in a], "ru": [x.get("rule") for x in a],
+        "re": [x.get("reason") for x in a], "st": [x.get("strategy") for x in a],
+        "ov": [r.org_version for r in rows], "e": [r.event_id for r in rows],
+        "ts": [r.at for r in rows], "d": [_json(r.decision) for r in rows],
+        "ev": [_json(r.event) for r in rows],
+    })
+    return {str(x) for x in result.scalars().all()}
+
+
+@dataclass
+class Timer:
+    lead_id: str
+    attempt: int
+    rep_id: str
+    team_id: str
+    temperature: str
+    clock: str
+    started_at: datetime
+    due_at: datetime
+    state: str = "open"
+
+
+async def insert_timers(conn: AsyncConnection, timers: list[Timer]) -> None:
+    if not timers:
+        return
+    await conn.execute(text("""
+        INSERT INTO route.sla_timers (lead_id, attempt, rep_id, team_id, temperature, clock,
+                                      started_at, due_at)
+        SELECT * FROM unnest(CAST(:i AS uuid[]), CAST(:a AS int[]), CAST(:r AS text[]),
+                             CAST(:t AS text[]), CAST(:tp AS text[]), CAST(:c AS text[]),
+                             CAST(:s AS timestamptz[]), CAST(:d AS timestamptz[]))
+        ON CONFLICT (lead_id, attempt) DO NOTHING"""), {
+        "i": [t.lead_id for t in timers], "a": [t.attempt for t in timers],
+        "r": [t.rep_id for t in timers], "t": [t.team_id for t in timers],
+        "tp": [t.temperature for t in timers], "c": [t.clock for t in timers],
+        "s": [t.started_at for t in timers], "d": [t.due_at for t in timers],
+    })
+
+
+async def claim_due_timers(conn: AsyncConnection, now: datetime, limit: int) -> list[Any]:
+    """Due open timers, locked; replicas skip each other's rows, so each fires once."""
+    return list((await conn.execute(text("""
+        SELECT t.lead_id, t.attempt, t.rep_id, t.team_id, t.temperature, t.clock,
+               t.started_at, t.due_at, l.lead
+        FROM route.sla_timers t JOIN route.leads l USING (lead_id)
+        WHERE t.state = 'open' AND t.due_at <= :now
+        ORDER BY t.due_at
+        LIMIT :limit
+        FOR UPDATE OF t SKIP LOCKED"""), {"now": now, "limit": limit})).all())
+
+
+async def close_timers(conn: AsyncConnection, keys: list[tuple[str, int]], state: str,
+                       at: datetime) -> None:
+    if not keys:
+        return
+    await conn.execute(text("""
+        UPDATE route.sla_timers t SET state = :state, closed_at = :at
+        FROM unnest(CAST(:i AS uuid[]), CAST(:a AS int[])) AS x(i, a)
+        WHERE t.lead_id = x.i AND t.attempt = x.a AND t.state = 'open'"""),
+        {"state": state, "at": at, "i": [k[0] for k in keys], "a": [k[1] for k in keys]})
+
+
+async def open_timer_for_update(conn: AsyncConnection, lead_id: str) -> Any:
+    return (await conn.execute(text("""
+        SELECT lead_id, attempt, rep_id, team_id, temperature, clock, started_at, due_at, state
+        FROM route.sla_timers WHERE lead_id = CAST(:i AS uuid)
+        ORDER BY attempt DESC LIMIT 1 FOR UPDATE"""), {"i": lead_id})).first()
+
+
+async def add_journey(conn: AsyncConnection, entries: list[tuple[str, datetime, str,
+                                                                  dict[str, Any], str]]) -> None:
+    """Entries of (lead_id, at, step, detail, dedupe key); a repeat is ignored."""
+    if not entries:
+        return
+    await conn.execute(text("""
+        INSERT INTO route.journey (lead_id, at, step, detail, dedupe)
+        SELECT CAST(i AS uuid), a, s, CAST(d AS jsonb), k
+        FROM unnest(CAST(:i AS text[]), CAST(:a AS timestamptz[]), CAST(:s AS text[]),
+                    CAST(:d AS text[]), CAST(:k AS text[])) AS x(i, a, s, d, k)
+        ON CONFLICT (dedupe) DO NOTHING"""), {
+        "i": [e[0] for e in entries], "a": [e[1] for e in entries],
+        "s": [e[2] for e in entries], "d": [_json(e[3]) for e in entries],
+        "k": [e[4] for e in entries],
+    })
+
+
+async def load_lead(conn: AsyncConnection, lead_id: str) -> dict[str, Any] | None:
+    row = (await conn.execute(text(
+        "SELECT lead FROM route.leads WHERE lead_id = CAST(:i AS uuid)"), {"i": lead_id})).first()
+    return None if row is None else dict(row.lead)
+
+
+async def load_journey(conn: AsyncConnection, lead_id: str) -> dict[str, list[Any]]:
+    steps = (await conn.execute(text(
+        "SELECT at, step, detail FROM route.journey WHERE lead_id = CAST(:i AS uuid) "
+        "ORDER BY at, id"), {"i": lead_id})).all()
+    assignments = (await conn.execute(text(
+        "SELECT attempt, kind, rep_id, team_id, track, queue, rule, reason, strategy, "
+        "org_version, assigned_at, decision FROM route.assignments "
+        "WHERE lead_id = CAST(:i AS uuid) ORDER BY attempt"), {"i": lead_id})).all()
+    timers = (await conn.execute(text(
+        "SELECT attempt, rep_id, team_id, temperature, clock, started_at, due_at, state, "
+        "closed_at FROM route.sla_timers WHERE lead_id = CAST(:i AS uuid) ORDER BY attempt"),
+        {"i": lead_id})).all()
+    return {"steps": [dict(r._mapping) for r in steps],
+            "assignments": [dict(r._mapping) for r in assignments],
+            "timers": [dict(r._mapping) for r in timers]}
+
+
+async def set_rep_available(conn: AsyncConnection, rep_id: str, available: bool) -> None:
+    await conn.execute(text("""
+        INSERT INTO route.reps (rep_id, available, updated_at) VALUES (:r, :a, now())
+        ON CONFLICT (rep_id) DO UPDATE SET available = EXCLUDED.available, updated_at = now()"""),
+        {"r": rep_id, "a": available})

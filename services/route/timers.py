@@ -1,0 +1,148 @@
+"""The SLA loop: claims due timers (`FOR UPDATE SKIP LOCKED`, so each fires once across
+route replicas), asks `sla.py` what to do, writes it and publishes before committing.
+
+Timers live in PostgreSQL, so they fire after downtime too (late, never lost). A timer's
+events are published while its row is locked and committed only after the broker's
+acknowledgement; a crash in between leaves the timer open and it fires again with the
+same event ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import Any
+
+from services.route import store
+from services.route.handlers import Observations, with_sla
+from services.route.routing import Availability, Rotation, choose_rep
+from services.route.sla import decide_escalation
+from shared import db, topics
+from shared.errors import RetryableError
+from shared.events import Outgoing, derived_id, make_event
+from shared.org import OrgFile
+from shared.service import Runtime
+
+log = logging.getLogger("leadflow.route.timers")
+
+SERVICE = "route"
+CLAIM_LIMIT = 200
+
+
+def escalation_assignment(org: OrgFile, attempt: int, team_id: str) -> dict[str, Any]:
+    then = org.sla.escalate.then if org.sla.escalate else None
+    if then is not None and then.kind == "queue":
+        return {"kind": "queue", "queue": then.queue, "team_id": team_id, "attempt": attempt,
+                "reason": "sla_escalated"}
+    if then is not None and then.kind == "nurture":
+        return {"kind": "nurture", "track": then.nurture, "attempt": attempt,
+                "reason": "sla_escalated"}
+    team = org.team(team_id)
+    queue = (team.fallback_queue if team and team.fallback_queue else f"{team_id}-unassigned")
+    return {"kind": "queue", "queue": queue, "team_id": team_id, "attempt": attempt,
+            "reason": "sla_escalated"}
+
+
+def reassign(org: OrgFile, timer: Any, rotations: dict[str, Rotation], avail: Availability,
+             tried: frozenset[str], now: datetime) -> tuple[dict[str, Any], Rotation | None,
+                                                          list[dict[str, Any]]]:
+    """The next assignment after a breach: the team's next eligible rep who has not had the
+    lead, or the escalation destination once `reassign_times` is used up."""
+    attempt = timer.attempt + 1
+    escalate = org.sla.escalate
+    if escalate is None:
+        return {}, None, []
+    if decide_escalation(timer.attempt, escalate.reassign_times) == "escalate":
+        return escalation_assignment(org, attempt, timer.team_id), None, []
+    team = org.team(timer.team_id)
+    if team is None:
+        return escalation_assignment(org, attempt, timer.team_id), None, []
+    rotation = rotations.get(team.id) or Rotation(team.id)
+    rep, new_rotation, candidates = choose_rep(team, rotation, avail, now, tried)
+    if rep is None:
+        return escalation_assignment(org, attempt, team.id), None, candidates
+    return ({"kind": "rep", "rep_id": rep.id, "team_id": team.id, "attempt": attempt,
+             "reason": "sla_reassigned", "strategy": team.strategy}, new_rotation, candidates)
+
+
+async def fire_due_timers(rt: Runtime, now: datetime) -> int:
+    obs = Observations()
+    async with db.transaction(rt.engine) as conn:
+        due = await store.claim_due_timers(conn, now, CLAIM_LIMIT)
+        if not due:
+            return 0
+        org = await rt.org.current(conn)
+        rotations = await store.lock_rotations(conn, [t.id for t in org.teams])
+        avail = await store.load_availability(conn)
+        out: list[Outgoing] = []
+        rows: list[store.AssignmentRow] = []
+        timers: list[store.Timer] = []
+        journey = []
+        changed: dict[str, Rotation] = {}
+        for t in due:
+            lead_id = str(t.lead_id)
+            lead = dict(t.lead)
+            person = lead["person_key"]
+            current = {"kind": "rep", "rep_id": t.rep_id, "team_id": t.team_id,
+                       "attempt": t.attempt}
+            breach = {"lead_id": lead_id, "assignment": current, "due_at": t.due_at.isoformat(),
+                      "temperature": t.temperature}
+            out.append(Outgoing(topics.SLA, person, make_event(
+                "sla.breached", SERVICE, breach,
+                event_id=derived_id(lead_id, "sla.breached", str(t.attempt)), at=now)))
+            journey.append((lead_id, now, "sla.breached", breach,
+                            f"{lead_id}:sla.breached:{t.attempt}"))
+            obs.breaches.append((t.team_id, t.temperature))
+            avail.open_counts[t.rep_id] = max(0, avail.open_counts.get(t.rep_id, 1) - 1)
+
+            tried = await store.reps_tried(conn, lead_id)
+            assignment, rotation, candidates = reassign(org, t, rotations, avail, tried, now)
+            if not assignment:
+                continue  # no escalation configured: the breach is reported, the rep keeps it
+            if rotation is not None:
+                rotations[rotation.team_id] = changed[rotation.team_id] = rotation
+            timer = with_sla(assignment, lead, org, now)
+            if timer is not None:
+                timers.append(timer)
+                avail.open_counts[timer.rep_id] = avail.open_counts.get(timer.rep_id, 0) + 1
+                obs.assignments.append((timer.team_id, assignment.get("strategy") or ""))
+            lead["assignment"] = assignment
+            event_id = derived_id(lead_id, "routed", str(assignment["attempt"]))
+            event = make_event("lead.reassigned", SERVICE, lead, event_id=event_id, at=now)
+            decision = {"cause": "sla_breached", "previous": current, "candidates": candidates,
+                        "org_version": org.version}
+            rows.append(store.AssignmentRow(lead_id, assignment, org.version, event_id, now,
+                                            decision, event.to_dict()))
+            journey.append((lead_id, now, "reassigned", assignment,
+                            f"{lead_id}:reassigned:{assignment['attempt']}"))
+            out.append(Outgoing(topics.ROUTED, person, event))
+            await store.save_leads(conn, [lead], now)
+        await store.close_timers(conn, [(str(t.lead_id), t.attempt) for t in due], "breached", now)
+        await store.insert_assignments(conn, rows)
+        await store.insert_timers(conn, timers)
+        await store.save_rotations(conn, list(changed.values()))
+        await store.add_journey(conn, journey)
+        # Published before commit: if the broker is down the rows stay locked and open,
+        # and the timers fire again (same event ids) once it is back.
+        await asyncio.wait_for(rt.publisher.publish(out), 30)
+    obs.record()
+    return len(due)
+
+
+async def run_timers(rt: Runtime, stop: asyncio.Event) -> None:
+    delay = rt.settings.sla_tick_s
+    while not stop.is_set():
+        try:
+            fired = await fire_due_timers(rt, rt.now())
+            delay = rt.settings.sla_tick_s
+        except (RetryableError, TimeoutError) as exc:
+            log.warning("SLA timers: transient fault (%s); retrying", exc)
+            fired = 0
+            delay = min(delay * 2, 5.0)
+        if fired >= CLAIM_LIMIT:
+            continue
+        try:
+            await asyncio.wait_for(stop.wait(), delay)
+        except TimeoutError:
+            pass

@@ -1,0 +1,48 @@
+"""Score's table: each lead's latest score, with its reasons and model version."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+async def save_scores(conn: AsyncConnection, rows: list[dict[str, Any]],
+                      at: datetime) -> None:
+    if not rows:
+        return
+    unique = list({r["lead_id"]: r for r in rows}.values())
+    await conn.execute(text("""
+        INSERT INTO score.scores (lead_id, person_key, points, temperature, stage, reasons,
+                                  model, scored_at)
+        SELECT CAST(i AS uuid), k, p, t, s, CAST(r AS jsonb), m, :at
+        FROM unnest(CAST(:i AS text[]), CAST(:k AS text[]), CAST(:p AS int[]),
+                    CAST(:t AS text[]), CAST(:s AS text[]), CAST(:r AS text[]),
+                    CAST(:m AS text[])) AS x(i, k, p, t, s, r, m)
+        ON CONFLICT (lead_id) DO UPDATE SET points = EXCLUDED.points,
+            temperature = EXCLUDED.temperature, stage = EXCLUDED.stage,
+            reasons = EXCLUDED.reasons, model = EXCLUDED.model, scored_at = EXCLUDED.scored_at
+        """), {
+        "at": at,
+        "i": [r["lead_id"] for r in unique],
+        "k": [r["person_key"] for r in unique],
+        "p": [r["score"]["points"] for r in unique],
+        "t": [r["score"]["temperature"] for r in unique],
+        "s": [r["score"]["stage"] for r in unique],
+        "r": [orjson.dumps(r["score"]["reasons"]).decode() for r in unique],
+        "m": [r["score"]["model"] for r in unique],
+    })
+
+
+async def load_score(conn: AsyncConnection, lead_id: str) -> dict[str, Any] | None:
+    row = (await conn.execute(text(
+        "SELECT points, temperature, stage, reasons, model, scored_at FROM score.scores "
+        "WHERE lead_id = CAST(:i AS uuid)"), {"i": lead_id})).first()
+    if row is None:
+        return None
+    return {"lead_id": lead_id, "points": row.points, "temperature": row.temperature,
+            "stage": row.stage, "reasons": row.reasons, "model": row.model,
+            "scored_at": row.scored_at.isoformat()}

@@ -1,0 +1,228 @@
+"""The `leadflow` command: `up`, `serve`, `migrate`, `org apply`, `accounts import`,
+`tail`, `dlq replay`.
+
+Run beside a `leadflow up`, a command finds the embedded broker and database through
+`LEADFLOW_DATA_DIR` (its `stack.json`); elsewhere through `KAFKA_BOOTSTRAP_SERVERS` and
+`DATABASE_URL`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from shared.errors import ConfigError, LeadflowError
+from shared.settings import SERVICES, Settings
+
+log = logging.getLogger("leadflow")
+
+
+def setup_logging(level: str = "INFO") -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+
+def connected_settings(**overrides: object) -> Settings:
+    """Settings with broker and database filled in from a running `leadflow up` when the
+    environment does not name them."""
+    from shared.embedded import read_stack
+
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    stack = read_stack(settings.data_dir)
+    updates: dict[str, object] = {}
+    if not settings.kafka_bootstrap_servers and stack.get("kafka_bootstrap_servers"):
+        updates["kafka_bootstrap_servers"] = stack["kafka_bootstrap_servers"]
+    if not settings.database_url and stack.get("database_url"):
+        updates["database_url"] = stack["database_url"]
+    settings = settings.model_copy(update=updates)
+    return settings
+
+
+def _need(settings: Settings, kafka: bool = False, database: bool = False) -> None:
+    missing = []
+    if kafka and not settings.kafka_bootstrap_servers:
+        missing.append("KAFKA_BOOTSTRAP_SERVERS")
+    if database and not settings.database_url:
+        missing.append("DATABASE_URL")
+    if missing:
+        raise ConfigError(
+            f"{' and '.join(missing)} not set and no running `leadflow up` found in "
+            f"{settings.data_dir}/ (set LEADFLOW_DATA_DIR to its data dir)"
+        )
+
+
+# -- commands --------------------------------------------------------------------------
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = Settings()
+    missing = [name for name, value in (
+        ("KAFKA_BOOTSTRAP_SERVERS", settings.kafka_bootstrap_servers),
+        ("DATABASE_URL", settings.database_url),
+        ("LEADFLOW_API_KEY", settings.api_key),
+        ("LEADFLOW_ADMIN_KEY", settings.admin_key),
+    ) if not value]
+    if missing:
+        raise ConfigError(
+            f"`leadflow serve` needs explicit settings; missing: {', '.join(missing)} "
+            "(`leadflow up` sets them for you)"
+        )
+    setup_logging(settings.log_level)
+    import importlib
+
+    import uvloop
+
+    from shared.service import serve
+
+    module = importlib.import_module(f"services.{args.service}.main")
+    return uvloop.run(serve(args.service, settings, module.build))
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from shared.supervisor import up
+
+    setup_logging("WARNING")
+    return up(Settings())
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    settings = connected_settings()
+    _need(settings, database=True)
+    from shared.migrate import run_migrations
+
+    run_migrations(settings.database_url)
+    print("database migrated to the latest schema")
+    return 0
+
+
+def cmd_org_apply(args: argparse.Namespace) -> int:
+    settings = connected_settings()
+    _need(settings, database=True)
+    from shared.db import create_engine
+    from shared.orgstore import apply_org
+
+    async def run() -> int:
+        engine = create_engine(settings.database_url, pool_size=1)
+        try:
+            org = await apply_org(engine, Path(args.file))
+        finally:
+            await engine.dispose()
+        reps = sum(len(t.reps) for t in org.teams)
+        print(f"applied {args.file}: version {org.version}, {len(org.teams)} teams, {reps} reps, "
+              f"{len(org.routing.rules)} routing rules, {len(org.scoring.rules)} scoring rules")
+        return 0
+
+    return asyncio.run(run())
+
+
+def cmd_accounts_import(args: argparse.Namespace) -> int:
+    settings = connected_settings()
+    _need(settings, database=True)
+    from services.enrich.store import parse_accounts_csv, upsert_accounts
+    from shared import db
+
+    path = Path(args.file)
+    try:
+        content = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror}") from exc
+    accounts = parse_accounts_csv(content, path.name)
+
+    async def run() -> int:
+        engine = db.create_engine(settings.database_url, pool_size=1)
+        try:
+            async with db.transaction(engine) as conn:
+                count = await upsert_accounts(conn, accounts)
+        finally:
+            await engine.dispose()
+        print(f"imported {count} accounts from {path}")
+        return 0
+
+    return asyncio.run(run())
+
+
+def cmd_tail(args: argparse.Namespace) -> int:
+    settings = connected_settings()
+    _need(settings, kafka=True)
+    from shared.tail import tail
+
+    try:
+        return asyncio.run(tail(settings, args.topic, from_beginning=args.from_beginning,
+                                raw=args.raw, limit=args.limit))
+    except KeyboardInterrupt:
+        return 0
+
+
+def cmd_dlq_replay(args: argparse.Namespace) -> int:
+    settings = connected_settings()
+    _need(settings, kafka=True)
+    from shared.tail import replay_dead_letters
+
+    count = asyncio.run(replay_dead_letters(settings, limit=args.limit))
+    print(f"replayed {count} dead letters to their original topics")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="leadflow", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("up", help="start the whole stack (embedded broker and database "
+                                  "unless KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL are set)")
+    s.set_defaults(func=cmd_up)
+
+    s = sub.add_parser("serve", help="run one service (production, containers)")
+    s.add_argument("service", choices=SERVICES)
+    s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("migrate", help="migrate the database schema")
+    s.set_defaults(func=cmd_migrate)
+
+    s = sub.add_parser("org", help="the org file")
+    org_sub = s.add_subparsers(dest="org_command", required=True)
+    a = org_sub.add_parser("apply", help="validate and apply an org file")
+    a.add_argument("file")
+    a.set_defaults(func=cmd_org_apply)
+
+    s = sub.add_parser("accounts", help="known accounts")
+    acc_sub = s.add_subparsers(dest="accounts_command", required=True)
+    a = acc_sub.add_parser("import", help="import accounts from a CSV (idempotent upsert)")
+    a.add_argument("file")
+    a.set_defaults(func=cmd_accounts_import)
+
+    s = sub.add_parser("tail", help="print a topic's events as they arrive")
+    s.add_argument("topic", help="e.g. leads.routed (the prefix is added for you)")
+    s.add_argument("--from-beginning", action="store_true", help="start at the oldest event")
+    s.add_argument("--raw", action="store_true", help="print whole events as JSON lines")
+    s.add_argument("--limit", type=int, default=0, help="stop after N events")
+    s.set_defaults(func=cmd_tail)
+
+    s = sub.add_parser("dlq", help="dead letters")
+    dlq_sub = s.add_subparsers(dest="dlq_command", required=True)
+    a = dlq_sub.add_parser("replay", help="send dead letters back to their original topics")
+    a.add_argument("--limit", type=int, default=0, help="at most N (default: all)")
+    a.set_defaults(func=cmd_dlq_replay)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    try:
+        code = args.func(args)
+    except LeadflowError as exc:
+        print(f"leadflow: {exc}", file=sys.stderr)
+        code = 2
+    except ValueError as exc:  # file errors (org file, accounts CSV) name file and place
+        print(f"leadflow: {exc}", file=sys.stderr)
+        code = 2
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+"""The project's own failure kinds, which decide what the consume loop does.
+
+Adapters map library exceptions (aiokafka, asyncpg, httpx) to these at their boundary,
+so handlers and the loop never reason about a driver's exception classes.
+"""
+
+
+class LeadflowError(Exception):
+    """Base of leadflow's own errors."""
+
+
+class RetryableError(LeadflowError):
+    """A transient fault (broker or database unreachable): back off and retry; never
+    dead-letter, never commit past it."""
+
+
+class PermanentError(LeadflowError):
+    """The record itself cannot be processed (undecodable, invalid): dead-letter it."""
+
+
+class ConfigError(LeadflowError):
+    """Settings or files that leadflow refuses to start with; the message says why."""

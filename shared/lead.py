@@ -1,0 +1,148 @@
+"""The lead as it travels between services (DESIGN.md section 4).
+
+Every stage reads the whole lead from an event's `data`, adds what it learned and
+passes it on. Readers ignore fields they do not know, so every model ignores extras.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Source(_Part):
+    channel: Literal["web_form", "ad_platform", "api", "import", "event"] = "api"
+    provider: str = "api"
+    form_id: str | None = None
+    campaign_id: str | None = None
+    ad_id: str | None = None
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
+    utm_term: str | None = None
+    utm_content: str | None = None
+    referrer: str | None = None
+    landing_page: str | None = None
+
+
+class Contact(_Part):
+    email: str | None = None
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+
+
+class Company(_Part):
+    name: str | None = None
+    domain: str | None = None
+    industry: str | None = None
+    employees: int | None = None
+    country: str | None = None
+
+
+Seniority = Literal["c_level", "vp", "director", "manager", "individual", "student", "unknown"]
+
+
+class Title(_Part):
+    raw: str | None = None
+    seniority: Seniority | None = None
+    department: str | None = None
+
+
+class Consent(_Part):
+    marketing: bool | None = None
+    basis: Literal["consent", "legitimate_interest"] | None = None
+    text: str | None = None
+    captured_at: datetime | None = None
+
+
+class Activity(_Part):
+    type: str
+    at: datetime
+    props: dict[str, Any] = Field(default_factory=dict)
+
+
+class Flags(_Part):
+    free_email: bool = False
+    disposable_email: bool = False
+    duplicate_of: str | None = None
+    test: bool = False
+
+
+class Account(_Part):
+    id: str
+    name: str | None = None
+    owner_rep_id: str | None = None
+    match: str | None = None  # how it matched: domain, name
+    confidence: float | None = None
+
+
+class Enrichment(_Part):
+    status: Literal["complete", "partial", "skipped", "failed"]
+    provider: str | None = None
+    at: datetime | None = None
+
+
+class Reason(_Part):
+    rule: str
+    points: int
+
+
+class Score(_Part):
+    points: int
+    temperature: Literal["hot", "warm", "cold"]
+    stage: Literal["lead", "mql"]
+    reasons: list[Reason] = Field(default_factory=list)
+    model: str
+
+
+class SlaClock(_Part):
+    temperature: str
+    due_at: datetime
+    clock: Literal["always", "business"]
+
+
+class Assignment(_Part):
+    kind: Literal["rep", "nurture", "queue"]
+    rep_id: str | None = None
+    team_id: str | None = None
+    track: str | None = None
+    queue: str | None = None
+    rule: str | None = None
+    reason: str | None = None
+    strategy: str | None = None
+    attempt: int = 1
+    sla: SlaClock | None = None
+
+
+class Timings(_Part):
+    received_at: datetime | None = None
+    enriched_at: datetime | None = None
+    scored_at: datetime | None = None
+    routed_at: datetime | None = None
+
+
+class Lead(_Part):
+    lead_id: str
+    person_key: str
+    received_at: datetime
+    source: Source = Field(default_factory=Source)
+    contact: Contact = Field(default_factory=Contact)
+    company: Company = Field(default_factory=Company)
+    title: Title = Field(default_factory=Title)
+    country: str | None = None
+    consent: Consent = Field(default_factory=Consent)
+    activities: list[Activity] = Field(default_factory=list)
+    custom: dict[str, Any] = Field(default_factory=dict)
+    flags: Flags = Field(default_factory=Flags)
+    account: Account | None = None
+    enrichment: Enrichment | None = None
+    score: Score | None = None
+    assignment: Assignment | None = None
+    timings: Timings = Field(default_factory=Timings)

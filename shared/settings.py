@@ -1,0 +1,63 @@
+"""Every setting leadflow reads from the environment, validated in one place.
+
+`LEADFLOW_*` variables configure leadflow itself; `KAFKA_BOOTSTRAP_SERVERS` and
+`DATABASE_URL` keep the names operators already use for those systems. Empty values for
+the two connection settings mean "use the embedded stack" (see `shared.embedded`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICES = ("capture", "enrich", "score", "route")
+DEFAULT_PORTS = {"capture": 8001, "enrich": 8002, "score": 8003, "route": 8004}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEADFLOW_", extra="ignore")
+
+    kafka_bootstrap_servers: str = Field(
+        "", validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")
+    )
+    database_url: str = Field("", validation_alias=AliasChoices("DATABASE_URL"))
+
+    data_dir: Path = Path(".leadflow")
+    org_file: Path = Path("deploy/demo/org.yaml")
+    api_key: str = ""
+    admin_key: str = ""
+    topic_prefix: str = ""
+    topic_partitions: int = Field(6, ge=1)
+    broker_port: int = Field(19092, ge=1, le=65535)
+    host: str = "127.0.0.1"
+
+    capture_port: int = DEFAULT_PORTS["capture"]
+    enrich_port: int = DEFAULT_PORTS["enrich"]
+    score_port: int = DEFAULT_PORTS["score"]
+    route_port: int = DEFAULT_PORTS["route"]
+
+    # The consume loop (STYLE.md): a batch is what one poll returns, up to this many.
+    max_batch: int = Field(500, ge=1)
+    # Tansu does not wake a waiting fetch when data arrives, so this bounds per-hop
+    # latency; below ~20 ms the broker burns CPU polling.
+    fetch_max_wait_ms: int = Field(40, ge=1)
+    poll_timeout_ms: int = Field(200, ge=1)
+    max_attempts: int = Field(3, ge=1)  # before a poison record is dead-lettered
+    shutdown_grace_s: float = 10.0
+
+    linger_ms: int = Field(2, ge=0)
+    max_body_bytes: int = Field(1_000_000, ge=1024)
+    sla_tick_s: float = Field(0.25, gt=0)
+    log_level: str = "INFO"
+
+    def port(self, service: str) -> int:
+        return int(getattr(self, f"{service}_port"))
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]
