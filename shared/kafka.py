@@ -48,8 +48,12 @@ def make_consumer(settings: Settings, group_id: str | None, *topic_names: str) -
         fetch_max_wait_ms=settings.fetch_max_wait_ms,
         max_poll_records=settings.max_batch,
         partition_assignment_strategy=(RangePartitionAssignor,),
-        session_timeout_ms=10000,
-        heartbeat_interval_ms=1000,
+        session_timeout_ms=settings.session_timeout_ms,
+        heartbeat_interval_ms=max(100, settings.session_timeout_ms // 10),
+        # The broker waits this long for known members to rejoin a rebalance; a member
+        # that left without a LeaveGroup would otherwise hold the group for minutes.
+        rebalance_timeout_ms=settings.rebalance_timeout_ms,
+        max_poll_interval_ms=60000,
         client_id="leadflow",
     )
 

@@ -21,6 +21,7 @@ Its error behaviour, in the order the loop meets it (STYLE.md):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -129,7 +130,18 @@ class ConsumeLoop:
     async def run(self) -> None:
         names = tuple(self.settings.topic(t) for t in self.topic_names)
         self.consumer = kafka.make_consumer(self.settings, self.group_id, *names)
-        await kafka.start_client(self.consumer)
+        # Joining a group can take seconds; a stop meanwhile must not wait for it.
+        starting = asyncio.create_task(kafka.start_client(self.consumer))
+        stopping = asyncio.create_task(self._stopping.wait())
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not starting.done():
+            starting.cancel()
+            with contextlib.suppress(BaseException):
+                await starting
+            await self.consumer.stop()
+            return
+        starting.result()
         self._started.set()
         log.info("%s consuming %s as group %s", self.service, ", ".join(names), self.group_id)
         try:

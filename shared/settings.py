@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     # latency; below ~20 ms the broker burns CPU polling.
     fetch_max_wait_ms: int = Field(40, ge=1)
     poll_timeout_ms: int = Field(200, ge=1)
+    session_timeout_ms: int = Field(6000, ge=1000)
+    rebalance_timeout_ms: int = Field(5000, ge=1000)
     max_attempts: int = Field(3, ge=1)  # before a poison record is dead-lettered
     shutdown_grace_s: float = 10.0
 
