@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -43,18 +43,22 @@ class Up:
 
     def read_until(self, text: str, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
-        assert self.process.stdout is not None
         while time.monotonic() < deadline:
             if any(text in line for line in self.lines):
                 return True
-            ready, _, _ = select.select([self.process.stdout], [], [], 0.2)
-            if ready:
-                line = self.process.stdout.readline()
-                if line:
-                    self.lines.append(line)
-            if self.process.poll() is not None and not ready:
+            if self.process.poll() is not None:
+                time.sleep(0.2)  # let the reader thread take the last lines
                 break
+            time.sleep(0.1)
         return any(text in line for line in self.lines)
+
+    def start_reading(self) -> None:
+        def pump() -> None:
+            assert self.process.stdout is not None
+            for line in self.process.stdout:
+                self.lines.append(line)
+
+        threading.Thread(target=pump, daemon=True).start()
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +80,7 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     handle = Up(process, env, data_dir, [])
+    handle.start_reading()
     try:
         assert handle.read_until("leadflow is up", 120), "".join(handle.lines)
         yield handle

@@ -1,0 +1,649 @@
+"""Routing: rule precedence, the account owner, named reps, and each team strategy
+(round robin, smooth weighted round robin, least loaded), with reps coming and going."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from services.route.routing import (
+    NO_ELIGIBLE_REP,
+    Availability,
+    Decision,
+    Rotation,
+    choose_rep,
+    decide_route,
+    first_matching_rule,
+    rep_problem,
+)
+from shared.org import OrgFile, Team
+from tests.builders import NOW, make_lead, make_org, rep, rule, team
+
+TODAY = NOW.date()
+LEAVE_NOW = [{"from": TODAY - timedelta(days=1), "to": TODAY + timedelta(days=1)}]
+LEAVE_LATER = [{"from": TODAY + timedelta(days=7), "to": TODAY + timedelta(days=14)}]
+NOBODY_AWAY = Availability()
+
+RULES = [
+    rule("enterprise", {"team": "enterprise"}, {"company.employees": {"gte": 200}}),
+    rule("vip", {"rep": "dev"}, {"custom.vip": {"eq": True}}),
+    rule("partners", {"queue": "partner-desk"}, {"source.channel": {"eq": "import"}}),
+    rule("smb-hot", {"team": "smb"}, {"score.temperature": {"eq": "hot"}}),
+    rule("cold-nurture", {"nurture": "newsletter"}, {"score.temperature": {"eq": "cold"}}),
+]
+RULE_NAMES = [r["name"] for r in RULES]
+TEAMS = [
+    team("enterprise", "ana", "ben", "chloe", fallback_queue="enterprise-overflow"),
+    team("smb", rep("finn", weight=2), rep("gia"), strategy="weighted"),
+    team("midmarket", rep("dev", capacity=3), rep("emma", capacity=3), strategy="least_loaded"),
+]
+ORG = make_org(teams=TEAMS, routing={"account_owner_first": True, "rules": RULES})
+NO_OWNER_FIRST = make_org(teams=TEAMS, routing={"account_owner_first": False, "rules": RULES})
+
+
+def lead(employees: int = 20, temperature: str = "warm", owner: str | None = None,
+         **overrides: Any) -> dict[str, Any]:
+    extra: dict[str, Any] = {"account": {"owner_rep_id": owner}} if owner else {}
+    return make_lead(company={"employees": employees}, score={"temperature": temperature},
+                     **extra, **overrides)
+
+
+def route(lead_: dict[str, Any], org: OrgFile = ORG, avail: Availability = NOBODY_AWAY,
+          rotations: dict[str, Rotation] | None = None, **kw: Any) -> Decision:
+    return decide_route(lead_, org, rotations or {}, avail, NOW, **kw)
+
+
+def tried(decision: Decision) -> list[tuple[str, bool]]:
+    return [(t["rule"], t["matched"]) for t in decision.trace]
+
+
+def away(*rep_ids: str, **open_counts: int) -> Availability:
+    return Availability(unavailable=frozenset(rep_ids), open_counts=dict(open_counts))
+
+
+def rr_team(*reps: str | dict[str, Any], strategy: str = "round_robin", **fields: Any) -> Team:
+    org = make_org(teams=[team("t", *reps, strategy=strategy, **fields)],
+                   routing={"rules": [rule("all", {"team": "t"})]})
+    found = org.team("t")
+    assert found is not None
+    return found
+
+
+def assign_many(team_: Team, times: int, rotation: Rotation | None = None,
+                avail: Availability = NOBODY_AWAY) -> tuple[list[str], Rotation]:
+    rotation = rotation or Rotation(team_.id)
+    chosen = []
+    for _ in range(times):
+        picked, rotation, _ = choose_rep(team_, rotation, avail, NOW)
+        assert picked is not None
+        chosen.append(picked.id)
+    return chosen, rotation
+
+
+# --- rules -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("overrides", "matched", "assignment"),
+    [
+        pytest.param(
+            {"employees": 300}, "enterprise",
+            {"kind": "rep", "team_id": "enterprise", "rep_id": "ana", "strategy": "round_robin",
+             "reason": "rule"},
+            id="team"),
+        pytest.param(
+            {"employees": 300, "temperature": "cold"}, "enterprise",
+            {"kind": "rep", "team_id": "enterprise", "rep_id": "ana"},
+            id="first-match-wins-over-a-later-one"),
+        pytest.param(
+            {"custom": {"vip": True}}, "vip",
+            {"kind": "rep", "team_id": "midmarket", "rep_id": "dev", "strategy": "named",
+             "reason": "named_rep"},
+            id="named-rep"),
+        pytest.param(
+            {"source": {"channel": "import"}}, "partners",
+            {"kind": "queue", "queue": "partner-desk", "reason": "rule"},
+            id="queue"),
+        pytest.param(
+            {"temperature": "hot"}, "smb-hot",
+            {"kind": "rep", "team_id": "smb", "rep_id": "finn", "strategy": "weighted"},
+            id="weighted-team"),
+        pytest.param(
+            {"temperature": "cold"}, "cold-nurture",
+            {"kind": "nurture", "track": "newsletter", "reason": "rule"},
+            id="nurture"),
+    ],
+)
+def test_first_matching_rule_decides_and_the_trace_lists_every_rule_tried(
+    overrides: dict[str, Any], matched: str, assignment: dict[str, Any]
+) -> None:
+    decision = route(lead(**overrides))
+
+    upto = RULE_NAMES.index(matched)
+    assert tried(decision) == [(name, name == matched) for name in RULE_NAMES[: upto + 1]]
+    assert decision.assignment["rule"] == matched
+    assert decision.assignment["attempt"] == 1
+    assert decision.assignment.items() >= assignment.items()
+
+
+def test_lead_no_rule_holds_for_goes_to_the_unrouted_queue_after_trying_every_rule() -> None:
+    decision = route(lead(employees=20, temperature="warm"))
+
+    assert tried(decision) == [(name, False) for name in RULE_NAMES]
+    assert decision.assignment == {"attempt": 1, "rule": None, "kind": "queue",
+                                   "queue": "unrouted", "reason": "no_rule_matched"}
+    assert decision.rotation is None
+
+
+def test_first_matching_rule_returns_the_rule_and_stops_at_it() -> None:
+    found, trace = first_matching_rule(lead(temperature="hot"), ORG)
+
+    assert found is not None and found.name == "smb-hot"
+    assert [t["rule"] for t in trace] == ["enterprise", "vip", "partners", "smb-hot"]
+
+
+@pytest.mark.parametrize("temperature", ["cold", "warm"])
+def test_nurture_and_queue_destinations_leave_the_rotation_untouched(temperature: str) -> None:
+    overrides = {"source": {"channel": "import"}} if temperature == "warm" else {}
+    decision = route(lead(temperature=temperature, **overrides))
+
+    assert decision.assignment["kind"] in {"nurture", "queue"}
+    assert decision.rotation is None
+    assert decision.candidates == []
+
+
+# --- the account owner -----------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("overrides", "owner", "rep_id", "team_id"),
+    [
+        pytest.param({"employees": 300}, "chloe", "chloe", "enterprise", id="team-rule"),
+        pytest.param({"employees": 300}, "gia", "gia", "smb", id="owner-in-another-team"),
+        pytest.param({"custom": {"vip": True}}, "gia", "gia", "smb", id="named-rep-rule"),
+        pytest.param({"temperature": "hot"}, "emma", "emma", "midmarket", id="weighted-team"),
+    ],
+)
+def test_available_account_owner_takes_a_lead_bound_for_sales(
+    overrides: dict[str, Any], owner: str, rep_id: str, team_id: str
+) -> None:
+    decision = route(lead(owner=owner, **overrides))
+
+    assert decision.assignment.items() >= {
+        "kind": "rep", "rep_id": rep_id, "team_id": team_id, "reason": "account_owner",
+        "strategy": "account_owner"}.items()
+    assert decision.trace[-1] == {"rule": "account_owner_first", "matched": True,
+                                  "rep_id": owner, "passed_over": None}
+    assert decision.rotation is None  # the owner's lead is not the team's turn
+
+
+@pytest.mark.parametrize(
+    ("overrides", "kind"),
+    [
+        pytest.param({"temperature": "cold"}, "nurture", id="nurture"),
+        pytest.param({"source": {"channel": "import"}}, "queue", id="queue"),
+        pytest.param({}, "queue", id="no-rule-matched"),
+    ],
+)
+def test_account_owner_gets_no_lead_bound_for_nurture_or_a_queue(
+    overrides: dict[str, Any], kind: str
+) -> None:
+    decision = route(lead(owner="chloe", **overrides))
+
+    assert decision.assignment["kind"] == kind
+    assert "rep_id" not in decision.assignment
+    assert all(t["rule"] != "account_owner_first" for t in decision.trace)
+
+
+@pytest.mark.parametrize(
+    ("owner", "avail", "exclude", "passed_over"),
+    [
+        pytest.param("chloe", away("chloe"), frozenset(), "out_of_office", id="out-of-office"),
+        pytest.param("chloe-on-leave", NOBODY_AWAY, frozenset(), "on_leave", id="on-leave"),
+        pytest.param("chloe", away(chloe=5), frozenset(), "at_capacity", id="at-capacity"),
+        pytest.param("chloe", NOBODY_AWAY, frozenset({"chloe"}), "already_tried",
+                     id="already-tried"),
+        pytest.param("zed", NOBODY_AWAY, frozenset(), None, id="unknown-to-the-org-file"),
+    ],
+)
+def test_unavailable_or_unknown_account_owner_falls_through_to_the_team_strategy(
+    owner: str, avail: Availability, exclude: frozenset[str], passed_over: str | None
+) -> None:
+    org = make_org(
+        teams=[team("enterprise", "ana", "ben", rep("chloe", capacity=5),
+                    rep("chloe-on-leave", leave=LEAVE_NOW))],
+        routing={"account_owner_first": True,
+                 "rules": [rule("enterprise", {"team": "enterprise"})]})
+
+    decision = route(lead(employees=300, owner=owner), org, avail, exclude=exclude)
+
+    assert decision.assignment.items() >= {"kind": "rep", "rep_id": "ana", "reason": "rule",
+                                           "strategy": "round_robin"}.items()
+    owner_steps = [t for t in decision.trace if t["rule"] == "account_owner_first"]
+    if passed_over is None:
+        assert owner_steps == []
+    else:
+        assert owner_steps == [{"rule": "account_owner_first", "matched": False,
+                                "rep_id": owner, "passed_over": passed_over}]
+
+
+def test_account_owner_is_ignored_when_owner_first_is_off() -> None:
+    decision = route(lead(employees=300, owner="chloe"), NO_OWNER_FIRST)
+
+    assert decision.assignment["rep_id"] == "ana"
+    assert decision.assignment["reason"] == "rule"
+
+
+# --- named rep -------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("avail", "exclude", "passed_over"),
+    [
+        pytest.param(away("dev"), frozenset(), "out_of_office", id="out-of-office"),
+        pytest.param(away(dev=3), frozenset(), "at_capacity", id="at-capacity"),
+        pytest.param(NOBODY_AWAY, frozenset({"dev"}), "already_tried", id="already-tried"),
+    ],
+)
+def test_unavailable_named_rep_sends_the_lead_to_their_teams_fallback_queue(
+    avail: Availability, exclude: frozenset[str], passed_over: str
+) -> None:
+    decision = route(lead(custom={"vip": True}), avail=avail, exclude=exclude)
+
+    assert decision.assignment == {"attempt": 1, "rule": "vip", "kind": "queue",
+                                   "queue": "midmarket-unassigned", "team_id": "midmarket",
+                                   "reason": NO_ELIGIBLE_REP}
+    assert decision.candidates == [{"rep_id": "dev", "passed_over": passed_over}]
+
+
+# --- who is eligible -------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("rep_fields", "avail", "exclude", "problem"),
+    [
+        pytest.param({}, NOBODY_AWAY, frozenset(), None, id="eligible"),
+        pytest.param({"leave": LEAVE_LATER, "capacity": 5}, away(x=4), frozenset(), None,
+                     id="leave-later-and-room-left"),
+        pytest.param({}, away("x"), frozenset(), "out_of_office", id="marked-unavailable"),
+        pytest.param({"leave": LEAVE_NOW}, NOBODY_AWAY, frozenset(), "on_leave", id="on-leave"),
+        pytest.param({"leave": [{"from": TODAY, "to": TODAY}]}, NOBODY_AWAY, frozenset(),
+                     "on_leave", id="one-day-leave-includes-the-day"),
+        pytest.param({"capacity": 5}, away(x=5), frozenset(), "at_capacity", id="at-capacity"),
+        pytest.param({"capacity": 0}, NOBODY_AWAY, frozenset(), "at_capacity",
+                     id="zero-capacity"),
+        pytest.param({"leave": LEAVE_NOW, "capacity": 1}, away("x", x=1), frozenset({"x"}),
+                     "already_tried", id="already-tried-comes-first"),
+        pytest.param({"leave": LEAVE_NOW}, away("x"), frozenset(), "out_of_office",
+                     id="out-of-office-before-leave"),
+    ],
+)
+def test_rep_problem_names_why_a_rep_cannot_take_a_lead(
+    rep_fields: dict[str, Any], avail: Availability, exclude: frozenset[str],
+    problem: str | None
+) -> None:
+    the_rep = rr_team(rep("x", **rep_fields)).reps[0]
+
+    assert rep_problem(the_rep, avail, NOW, exclude) == problem
+
+
+@pytest.mark.parametrize(
+    ("rep_fields", "avail", "reason"),
+    [
+        pytest.param({}, away("ben"), "out_of_office", id="out-of-office"),
+        pytest.param({"leave": LEAVE_NOW}, NOBODY_AWAY, "on_leave", id="on-leave"),
+        pytest.param({"capacity": 2}, away(ben=2), "at_capacity", id="at-capacity"),
+    ],
+)
+def test_rep_who_cannot_take_a_lead_is_skipped_with_the_reason_and_rotation_moves_on(
+    rep_fields: dict[str, Any], avail: Availability, reason: str
+) -> None:
+    sales = rr_team("ana", rep("ben", **rep_fields), "chloe")
+
+    chosen, rotation, candidates = choose_rep(sales, Rotation("t", "ana", 1), avail, NOW)
+
+    assert chosen is not None and chosen.id == "chloe"
+    assert candidates == [{"rep_id": "ben", "passed_over": reason},
+                          {"rep_id": "chloe", "passed_over": None},
+                          {"rep_id": "ana", "passed_over": "not_their_turn"}]
+    assert rotation == Rotation("t", "chloe", 2, {})
+    # Ben missed the turn; the rotation carries on after chloe, not back to ben.
+    assert assign_many(sales, 3, rotation, avail)[0] == ["ana", "chloe", "ana"]
+
+
+def test_no_eligible_rep_sends_the_lead_to_the_teams_fallback_queue_never_to_a_rep() -> None:
+    org = make_org(
+        teams=[team("enterprise", "ana", rep("ben", leave=LEAVE_NOW), rep("chloe", capacity=1),
+                    fallback_queue="enterprise-overflow")],
+        routing={"rules": [rule("enterprise", {"team": "enterprise"})]})
+    rotations = {"enterprise": Rotation("enterprise", "chloe", 9)}
+
+    decision = route(lead(employees=300), org, away("ana", chloe=1), rotations)
+
+    assert decision.assignment == {"attempt": 1, "rule": "enterprise", "kind": "queue",
+                                   "queue": "enterprise-overflow", "team_id": "enterprise",
+                                   "reason": NO_ELIGIBLE_REP, "strategy": "round_robin"}
+    assert {c["rep_id"]: c["passed_over"] for c in decision.candidates} == {
+        "ana": "out_of_office", "ben": "on_leave", "chloe": "at_capacity"}
+    assert decision.rotation is None  # the caller keeps the rotation as it was
+
+
+def test_fallback_queue_defaults_to_the_team_id_unassigned() -> None:
+    decision = route(lead(temperature="hot"), avail=away("finn", "gia"))
+
+    assert decision.assignment["queue"] == "smb-unassigned"
+    assert decision.assignment["reason"] == NO_ELIGIBLE_REP
+
+
+def test_already_tried_reps_are_excluded_on_a_reassignment() -> None:
+    decision = route(lead(employees=300), exclude=frozenset({"ana"}), attempt=2)
+
+    assert decision.assignment.items() >= {"attempt": 2, "rep_id": "ben"}.items()
+    assert decision.candidates[0] == {"rep_id": "ana", "passed_over": "already_tried"}
+
+
+def test_every_rep_already_tried_means_the_fallback_queue() -> None:
+    decision = route(lead(employees=300), exclude=frozenset({"ana", "ben", "chloe"}), attempt=3)
+
+    assert decision.assignment["queue"] == "enterprise-overflow"
+    assert decision.assignment["attempt"] == 3
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: leave dates are compared with the UTC date, "
+                                       "not the team's local date (see report)")
+def test_leave_follows_the_teams_calendar_day_not_utc() -> None:
+    # 23:00 UTC on Sunday 3 August is 11:00 on Monday 4 August in Auckland: the first
+    # morning of Aroha's leave, in the middle of her team's business hours.
+    auckland = rr_team(rep("aroha", leave=[{"from": date(2025, 8, 4), "to": date(2025, 8, 8)}]),
+                       "mere", timezone="Pacific/Auckland", hours={"mon-fri": "09:00-17:00"})
+    monday_late_morning = datetime.fromisoformat("2025-08-03T23:00:00+00:00")
+
+    chosen, _, candidates = choose_rep(auckland, Rotation("t"), NOBODY_AWAY, monday_late_morning)
+
+    assert chosen is not None and chosen.id == "mere"
+    assert candidates[0] == {"rep_id": "aroha", "passed_over": "on_leave"}
+
+
+# --- round robin -----------------------------------------------------------------------
+
+def test_round_robin_cycles_in_org_file_order() -> None:
+    rotations: dict[str, Rotation] = {}
+    chosen = []
+    for _ in range(7):
+        decision = route(lead(employees=300), rotations=rotations)
+        assert decision.rotation is not None
+        rotations[decision.rotation.team_id] = decision.rotation
+        chosen.append(decision.assignment["rep_id"])
+
+    assert chosen == ["ana", "ben", "chloe", "ana", "ben", "chloe", "ana"]
+    assert rotations["enterprise"] == Rotation("enterprise", "ana", 7, {})
+
+
+@pytest.mark.parametrize(
+    ("last", "turns", "next_rep"),
+    [(None, 0, "ana"), ("ana", 40, "ben"), ("ben", 41, "chloe"), ("chloe", 42, "ana")],
+)
+def test_round_robin_continues_after_the_last_assigned_rep(
+    last: str | None, turns: int, next_rep: str
+) -> None:
+    sales = rr_team("ana", "ben", "chloe")
+
+    chosen, rotation, _ = choose_rep(sales, Rotation("t", last, turns), NOBODY_AWAY, NOW)
+
+    assert chosen is not None and chosen.id == next_rep
+    assert (rotation.last_rep_id, rotation.turns) == (next_rep, turns + 1)
+
+
+def test_rep_joining_the_team_takes_their_place_in_the_rotation() -> None:
+    before = rr_team("ana", "ben", "chloe")
+    _, rotation = assign_many(before, 1)  # ana
+    grown = rr_team("ana", "dora", "ben", "chloe")
+
+    assert assign_many(grown, 5, rotation)[0] == ["dora", "ben", "chloe", "ana", "dora"]
+
+
+def test_rep_leaving_the_team_does_not_send_the_rotation_back_to_the_first_rep() -> None:
+    before = rr_team("ana", "ben", "chloe", "dora")
+    _, rotation = assign_many(before, 2)  # ana, ben
+    after = rr_team("ana", "chloe", "dora")  # ben left
+
+    chosen, rotation, _ = choose_rep(after, rotation, NOBODY_AWAY, NOW)
+
+    assert chosen is not None and chosen.id != "ana"
+    assert rotation.turns == 3
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: a departed rep is replaced by `turns % len`, not "
+                                       "by position; the rep who followed them can be skipped "
+                                       "or the rotation restarts (see report)")
+def test_rep_who_left_is_replaced_by_the_rep_who_followed_them_whatever_the_history() -> None:
+    before = rr_team("ana", "ben", "chloe", "dora")
+    after = rr_team("ana", "chloe", "dora")  # ben left
+    for rounds in range(4):
+        _, rotation = assign_many(before, 4 * rounds + 2)  # ... ana, ben
+        assert rotation.last_rep_id == "ben"
+
+        chosen, _, _ = choose_rep(after, rotation, NOBODY_AWAY, NOW)
+
+        assert chosen is not None and chosen.id == "chloe", f"after {rounds} full rounds"
+
+
+# --- weighted --------------------------------------------------------------------------
+
+def longest_runs(sequence: list[str]) -> dict[str, int]:
+    runs: dict[str, int] = {}
+    length = 0
+    for i, item in enumerate(sequence):
+        length = length + 1 if i and sequence[i - 1] == item else 1
+        runs[item] = max(runs.get(item, 0), length)
+    return runs
+
+
+def test_weighted_two_to_one_splits_3000_leads_exactly_and_smoothly() -> None:
+    smb = rr_team(rep("finn", weight=2), rep("gia"), strategy="weighted")
+
+    chosen, rotation = assign_many(smb, 3000)
+
+    assert Counter(chosen) == {"finn": 2000, "gia": 1000}
+    # Smooth WRR with weights 2:1 repeats finn, gia, finn: the heavier rep never gets more
+    # than two in a row, the lighter never two in a row.
+    assert chosen[:6] == ["finn", "gia", "finn", "finn", "gia", "finn"]
+    assert all(chosen[i:i + 3] == ["finn", "gia", "finn"] for i in range(0, 3000, 3))
+    assert longest_runs(chosen) == {"finn": 2, "gia": 1}
+    assert rotation.credits == {"finn": 0, "gia": 0}  # back where it started
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [{"a": 1, "b": 1, "c": 1}, {"a": 3, "b": 2, "c": 1}, {"a": 5, "b": 1}, {"a": 1, "b": 4}],
+)
+def test_weighted_gives_each_rep_exactly_its_weight_in_every_cycle(
+    weights: dict[str, int]
+) -> None:
+    total = sum(weights.values())
+    heavy = rr_team(*(rep(r, weight=w) for r, w in weights.items()), strategy="weighted")
+
+    chosen, _ = assign_many(heavy, total * 50)
+
+    for start in range(0, len(chosen), total):
+        assert Counter(chosen[start:start + total]) == weights
+
+
+def test_weighted_skips_unavailable_reps_without_crediting_them() -> None:
+    smb = rr_team(rep("finn", weight=2), rep("gia"), strategy="weighted")
+
+    chosen, rotation = assign_many(smb, 10, avail=away("gia"))
+
+    assert chosen == ["finn"] * 10
+    assert rotation.credits == {"finn": 0}
+
+
+def test_weighted_credits_of_a_rep_who_left_are_dropped() -> None:
+    before = rr_team(rep("finn", weight=2), rep("gia"), strategy="weighted")
+    _, rotation = assign_many(before, 2)
+    after = rr_team(rep("finn", weight=2), strategy="weighted")
+
+    _, rotation, _ = choose_rep(after, rotation, NOBODY_AWAY, NOW)
+
+    assert set(rotation.credits) == {"finn"}
+
+
+# --- least loaded ----------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("capacities", "open_counts", "last", "expected"),
+    [
+        pytest.param({"dev": None, "emma": None}, {"dev": 3, "emma": 1}, None, "emma",
+                     id="fewest-open-without-caps"),
+        pytest.param({"dev": 10, "emma": 4}, {"dev": 4, "emma": 2}, None, "dev",
+                     id="relative-to-capacity"),
+        pytest.param({"dev": 2, "emma": 10}, {"dev": 0, "emma": 9}, None, "dev",
+                     id="empty-small-desk-beats-busy-large-one"),
+        pytest.param({"dev": 2, "emma": 10}, {"dev": 2, "emma": 9}, None, "emma",
+                     id="at-capacity-is-not-eligible"),
+        pytest.param({"dev": 4, "emma": 4}, {}, None, "dev", id="tie-goes-to-file-order"),
+        pytest.param({"dev": 4, "emma": 4}, {"dev": 1, "emma": 1}, "dev", "emma",
+                     id="tie-goes-to-rotation-order"),
+    ],
+)
+def test_least_loaded_picks_the_lowest_load_relative_to_capacity(
+    capacities: dict[str, int | None], open_counts: dict[str, int], last: str | None,
+    expected: str
+) -> None:
+    desk = rr_team(*(rep(r, capacity=c) for r, c in capacities.items()),
+                   strategy="least_loaded")
+
+    chosen, _, _ = choose_rep(desk, Rotation("t", last), away(**open_counts), NOW)
+
+    assert chosen is not None and chosen.id == expected
+
+
+def test_least_loaded_levels_the_load_as_leads_arrive() -> None:
+    desk = rr_team(rep("dev", capacity=6), rep("emma", capacity=3), strategy="least_loaded")
+    counts: dict[str, int] = {}
+    rotation = Rotation("t")
+    for _ in range(9):
+        chosen, rotation, _ = choose_rep(desk, rotation, away(**counts), NOW)
+        assert chosen is not None
+        counts[chosen.id] = counts.get(chosen.id, 0) + 1
+
+    assert counts == {"dev": 6, "emma": 3}
+    chosen, _, _ = choose_rep(desk, rotation, away(**counts), NOW)
+    assert chosen is None  # both full
+
+
+# --- fairness over time ----------------------------------------------------------------
+
+def simulate(team_: Team, steps: int, seed: int, toggle_chance: float
+             ) -> list[tuple[str, frozenset[str], dict[str, int]]]:
+    """`steps` assignments while reps go out of office and come back at random (never all
+    at once); each step: (rep chosen, reps away, credits after)."""
+    ids = [r.id for r in team_.reps]
+    rng = random.Random(seed)
+    rotation = Rotation(team_.id)
+    out: set[str] = set()
+    log = []
+    for _ in range(steps):
+        if rng.random() < toggle_chance:
+            who = rng.choice(ids)
+            if who in out:
+                out.discard(who)
+            elif len(out) < len(ids) - 1:
+                out.add(who)
+        chosen, rotation, _ = choose_rep(team_, rotation, away(*out), NOW)
+        assert chosen is not None
+        log.append((chosen.id, frozenset(out), dict(rotation.credits)))
+    return log
+
+
+def stable_stretches(log: Iterable[tuple[str, frozenset[str], Any]]
+                     ) -> list[tuple[frozenset[str], list[str]]]:
+    """The assignments split where the set of reps away changes."""
+    stretches: list[tuple[frozenset[str], list[str]]] = []
+    for chosen, out, _ in log:
+        if not stretches or stretches[-1][0] != out:
+            stretches.append((out, []))
+        stretches[-1][1].append(chosen)
+    return stretches
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_round_robin_stays_fair_while_reps_go_out_of_office_and_come_back(seed: int) -> None:
+    """What is verified, over 5000 assignments with about 250 availability changes:
+
+    1. no lead ever goes to a rep who is out of office;
+    2. while the set of available reps is unchanged, every full rotation window (as many
+       consecutive assignments as there are available reps) gives each available rep
+       exactly one lead, including the windows right after a rep returns;
+    3. over any window of consecutive assignments (up to two rotations long), the reps
+       who were available throughout it got counts within 1 of each other: a returning
+       rep neither starves nor is paid back in a burst;
+    4. a rep who comes back gets a lead within one rotation.
+    """
+    sales = rr_team("ana", "ben", "chloe", "dora", "eli")
+    ids = {r.id for r in sales.reps}
+    log = simulate(sales, 5000, seed, toggle_chance=0.05)
+
+    assert all(chosen not in out for chosen, out, _ in log)  # 1
+
+    stretches = stable_stretches(log)
+    assert len(stretches) > 100
+    for out, chosen in stretches:  # 2
+        here = ids - out
+        for start in range(len(chosen) - len(here) + 1):
+            assert Counter(chosen[start:start + len(here)]) == dict.fromkeys(here, 1)
+
+    for length in range(2, 2 * len(ids) + 1):  # 3
+        for start in range(len(log) - length + 1):
+            window = log[start:start + length]
+            steady = ids.difference(*(out for _, out, _ in window))
+            counts = Counter(chosen for chosen, _, _ in window)
+            if len(steady) > 1:
+                assert max(counts[r] for r in steady) - min(counts[r] for r in steady) <= 1
+
+    for i in range(1, len(log)):  # 4
+        for returned in log[i - 1][1] - log[i][1]:
+            following = [c for c, out, _ in log[i:i + len(ids)] if returned not in out]
+            if len(following) == len(ids):
+                assert returned in following
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_weighted_stays_fair_while_reps_go_out_of_office_and_come_back(seed: int) -> None:
+    """What is verified, over 5000 assignments with about 250 availability changes, weights
+    3, 2, 1, 1:
+
+    1. no lead ever goes to a rep who is out of office;
+    2. credits always sum to zero (each turn the available reps gain exactly what the
+       chosen one pays) and none grows beyond the team's total weight: an absence is not
+       banked as a debt that is paid back later in a burst;
+    3. while the set of available reps is unchanged, every stretch of assignments gives
+       each rep its weighted share within 2 (|count - length * weight / total| <= 2), and
+       every window of `total` consecutive assignments gives each rep its weight within 2.
+       Exactly its weight per window holds only from a clean start (the test above):
+       credits a rep carries from before an absence shift where its turns fall.
+    """
+    weights = {"ana": 3, "ben": 2, "chloe": 1, "dora": 1}
+    smb = rr_team(*(rep(r, weight=w) for r, w in weights.items()), strategy="weighted")
+    log = simulate(smb, 5000, seed, toggle_chance=0.05)
+
+    assert all(chosen not in out for chosen, out, _ in log)  # 1
+
+    total_weight = sum(weights.values())
+    for _, _, credits in log:  # 2
+        assert sum(credits.values()) == 0
+        assert all(abs(c) < total_weight for c in credits.values())
+
+    stretches = stable_stretches(log)
+    assert len(stretches) > 100
+    for out, chosen in stretches:  # 3
+        here = {r: w for r, w in weights.items() if r not in out}
+        total = sum(here.values())
+        for start in range(len(chosen)):
+            counts: Counter[str] = Counter()
+            for length, who in enumerate(chosen[start:start + 3 * total], start=1):
+                counts[who] += 1
+                assert all(abs(counts[r] - length * w / total) <= 2 for r, w in here.items())
+                if length == total:
+                    assert all(abs(counts[r] - w) <= 2 for r, w in here.items())
