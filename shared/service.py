@@ -51,6 +51,7 @@ class Runtime:
     @classmethod
     async def start(cls, service: str, settings: Settings) -> Runtime:
         engine = db.create_engine(settings.database_url)
+        await kafka.ensure_topics(settings)  # DESIGN s.3: created at start if missing
         producer = kafka.make_producer(settings)
         await kafka.start_client(producer)
         return cls(service, settings, engine, producer, Publisher(producer, settings),

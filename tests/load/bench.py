@@ -1,0 +1,328 @@
+"""`make bench`: leadflow's throughput and speed-to-lead on this machine, against a bare
+Kafka relay on the same broker in the same run. Prints numbers; asserts nothing.
+
+1. Starts `leadflow up` in a fresh data dir (fresh in-memory broker, fresh database).
+2. Bare relay: N messages through 4 hops of consume -> produce -> commit (4 processes,
+   no logic), timed from the first produce to the last record out of hop 4.
+3. Saturation: N leads posted over HTTP (keep-alive connections, pipelined by many
+   concurrent senders) through capture -> enrich -> score -> route; sustained leads/s is
+   N over the time from the first POST to the last `lead.routed` read back; speed-to-lead
+   is each lead's `routed_at - received_at`.
+4. Offered load: leads at a fixed rate (default 500/s) for a while; speed-to-lead
+   percentiles at that rate.
+
+Environment: BENCH_LEADS (default 20000), BENCH_RATE (500), BENCH_RATE_SECONDS (20),
+BENCH_CONNECTIONS (32).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from shared.embedded import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+API_KEY = "bench-api-key"
+N = int(os.environ.get("BENCH_LEADS", "20000"))
+RATE = int(os.environ.get("BENCH_RATE", "500"))
+RATE_SECONDS = float(os.environ.get("BENCH_RATE_SECONDS", "20"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+# -- the stack ------------------------------------------------------------------------
+
+class Stack:
+    def __init__(self) -> None:
+        self.data_dir = Path(tempfile.mkdtemp(prefix="leadflow-bench-"))
+        self.env = dict(os.environ)
+        for name in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL"):
+            self.env.pop(name, None)
+        self.env.update({
+            "LEADFLOW_DATA_DIR": str(self.data_dir), "LEADFLOW_BROKER_PORT": str(free_port()),
+            "LEADFLOW_API_KEY": API_KEY, "LEADFLOW_ADMIN_KEY": "bench-admin-key",
+            "LEADFLOW_LOG_LEVEL": "WARNING",
+            **{f"LEADFLOW_{s.upper()}_PORT": str(free_port())
+               for s in ("capture", "enrich", "score", "route")},
+        })
+        self.bootstrap = f"127.0.0.1:{self.env['LEADFLOW_BROKER_PORT']}"
+        self.capture_port = int(self.env["LEADFLOW_CAPTURE_PORT"])
+        self.lines: list[str] = []
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen([sys.executable, "-m", "shared.cli", "up"], cwd=ROOT,
+                                        env=self.env, text=True, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT)
+        threading.Thread(target=self._pump, daemon=True).start()
+        deadline = time.monotonic() + 180
+        while not any("leadflow is up" in line for line in self.lines):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("leadflow up failed:\n" + "".join(self.lines))
+            time.sleep(0.2)
+
+    def _pump(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+# -- a small HTTP/1.1 keep-alive client (cheap enough to share two cores) --------------
+
+class Connection:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes) -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        assert self.reader is not None
+        self.writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {API_KEY}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body)
+        status_line = await self.reader.readline()
+        status = int(status_line.split()[1])
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.partition(b":")
+            if name.lower() == b"content-length":
+                length = int(value)
+        await self.reader.readexactly(length)
+        return status
+
+
+def lead_body(run: str, i: int) -> bytes:
+    if i % 2:
+        lead = {"email": f"buyer{i}@{run}-corp{i % 997}.example", "first_name": "Dana",
+                "last_name": "Ng", "job_title": "VP Sales", "country": "US",
+                "company": {"name": f"Corp {i % 997}", "employees": 40 + (i % 900),
+                            "industry": "software"},
+                "activities": [{"type": "pricing_page_visit", "at": "2026-11-20T10:00:00Z"}]}
+    else:
+        lead = {"email": f"reader{i}.{run}@gmail.com", "full_name": "Sam Reader",
+                "utm_source": "newsletter"}
+    return orjson.dumps(lead)
+
+
+async def send_all(port: int, bodies: list[bytes], rate: float | None) -> tuple[float, int]:
+    """Post every body; with `rate`, open-loop at that many per second."""
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+    failures = 0
+
+    async def worker() -> None:
+        nonlocal failures
+        conn = Connection(port)
+        while (body := await queue.get()) is not None:
+            for _ in range(20):
+                status = await conn.post("/v1/leads", body)
+                if status in (200, 202):
+                    break
+                failures += 1
+                await asyncio.sleep(0.2)
+
+    workers = [asyncio.create_task(worker()) for _ in range(CONNECTIONS)]
+    started = time.monotonic()
+    if rate is None:
+        for body in bodies:
+            queue.put_nowait(body)
+    else:
+        for i, body in enumerate(bodies):
+            due = started + i / rate
+            delay = due - time.monotonic()
+            if delay > 0.002:
+                await asyncio.sleep(delay)
+            queue.put_nowait(body)
+    for _ in workers:
+        queue.put_nowait(None)
+    await asyncio.gather(*workers)
+    return time.monotonic() - started, failures
+
+
+# -- reading leads.routed ------------------------------------------------------------
+
+class RoutedReader:
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self.seen: dict[str, tuple[float, float]] = {}  # lead_id -> (speed, read at)
+        self.consumer: AIOKafkaConsumer | None = None
+
+    async def start(self) -> None:
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap,
+                                         enable_auto_commit=False, fetch_max_wait_ms=50,
+                                         max_partition_fetch_bytes=8 * 1024 * 1024)
+        await self.consumer.start()
+        await self.consumer._client.force_metadata_update()  # noqa: SLF001
+        tps = [TopicPartition("leads.routed", p)
+               for p in sorted(self.consumer.partitions_for_topic("leads.routed") or [])]
+        self.consumer.assign(tps)
+        await self.consumer.seek_to_end(*tps)
+
+    async def wait_for(self, ids: set[str], timeout: float) -> float:
+        assert self.consumer is not None
+        deadline = time.monotonic() + timeout
+        while not ids <= self.seen.keys() and time.monotonic() < deadline:
+            batch = await self.consumer.getmany(timeout_ms=200, max_records=5000)
+            now = time.monotonic()
+            for records in batch.values():
+                for r in records:
+                    d = orjson.loads(r.value)["data"]
+                    t = d.get("timings") or {}
+                    if t.get("routed_at") and d["lead_id"] not in self.seen:
+                        speed = (datetime.fromisoformat(t["routed_at"])
+                                 - datetime.fromisoformat(d["received_at"])).total_seconds()
+                        self.seen[d["lead_id"]] = (speed, now)
+        return time.monotonic()
+
+    async def stop(self) -> None:
+        if self.consumer:
+            await self.consumer.stop()
+
+
+def lead_ids_of(port: int, bodies: list[bytes]) -> None:
+    """Nothing: ids come back in responses; kept simple by deriving them from routed."""
+
+
+# -- the bare relay ------------------------------------------------------------------
+
+async def bare_relay(bootstrap: str, n: int) -> float:
+    names = [f"relay.hop{i}" for i in range(5)]
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(t, 6, 1) for t in names])
+    await admin.close()
+    hops = [subprocess.Popen([sys.executable, "-m", "tests.load.relay", bootstrap, names[i],
+                              names[i + 1], f"relay-{i}"], cwd=ROOT, stdout=subprocess.PIPE,
+                             text=True) for i in range(4)]
+    try:
+        for hop in hops:
+            assert hop.stdout is not None
+            hop.stdout.readline()  # "ready": joined its group
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                    fetch_max_wait_ms=50)
+        await consumer.start()
+        await consumer._client.force_metadata_update()  # noqa: SLF001
+        tps = [TopicPartition(names[-1], p) for p in range(6)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2,
+                                    max_batch_size=256 * 1024)
+        await producer.start()
+        payload = lead_body("relay", 1) * 3  # about the size of a lead event
+        started = time.monotonic()
+
+        async def produce() -> None:
+            futures = [await producer.send(names[0], value=payload, key=str(i).encode())
+                       for i in range(n)]
+            await asyncio.gather(*futures)
+
+        sender = asyncio.create_task(produce())
+        got = 0
+        while got < n and time.monotonic() - started < 300:
+            batch = await consumer.getmany(timeout_ms=200, max_records=5000)
+            got += sum(len(v) for v in batch.values())
+        elapsed = time.monotonic() - started
+        await sender
+        await producer.stop()
+        await consumer.stop()
+        return got / elapsed
+    finally:
+        for hop in hops:
+            hop.send_signal(signal.SIGTERM)
+        for hop in hops:
+            try:
+                hop.wait(10)
+            except subprocess.TimeoutExpired:
+                hop.kill()
+
+
+async def main() -> None:
+    stack = Stack()
+    print(f"leadflow bench: {N} leads, then {RATE}/s for {RATE_SECONDS:.0f}s; "
+          f"{os.cpu_count()} cores; starting the stack…", flush=True)
+    stack.start()
+    try:
+        relay_rate = await bare_relay(stack.bootstrap, N)
+        print(f"bare 4-hop relay:          {relay_rate:8.0f} messages/s ({N} messages)",
+              flush=True)
+
+        reader = RoutedReader(stack.bootstrap)
+        await reader.start()
+        run = f"r{int(time.time())}"
+        bodies = [lead_body(run, i) for i in range(N)]
+        started = time.monotonic()
+        reading = asyncio.create_task(reader.wait_for(set(), 0))
+        await reading
+        sent_in, failures = await send_all(stack.capture_port, bodies, None)
+        accepted = N / sent_in
+        # Wait until N leads of this run were read back.
+        deadline = time.monotonic() + 600
+        while len(reader.seen) < N and time.monotonic() < deadline:
+            await reader.wait_for({"-"}, 1)
+        done = max((t for _, t in reader.seen.values()), default=time.monotonic())
+        sustained = len(reader.seen) / (done - started)
+        speeds = [s for s, _ in reader.seen.values()]
+        print(f"capture accepted:          {accepted:8.0f} leads/s over HTTP "
+              f"({failures} retried answers)")
+        print(f"pipeline sustained:        {sustained:8.0f} leads/s end to end "
+              f"({len(reader.seen)}/{N} routed)")
+        print(f"speed-to-lead, saturated:  p50 {pct(speeds, 50) * 1000:6.0f} ms  "
+              f"p95 {pct(speeds, 95) * 1000:6.0f} ms  p99 {pct(speeds, 99) * 1000:6.0f} ms")
+        print(f"pipeline / relay:          {sustained / relay_rate:8.2f}", flush=True)
+
+        reader.seen.clear()
+        count = int(RATE * RATE_SECONDS)
+        bodies = [lead_body(run + "o", i) for i in range(count)]
+        sent_in, failures = await send_all(stack.capture_port, bodies, RATE)
+        deadline = time.monotonic() + 120
+        while len(reader.seen) < count and time.monotonic() < deadline:
+            await reader.wait_for({"-"}, 1)
+        speeds = [s for s, _ in reader.seen.values()]
+        print(f"offered {RATE}/s for {RATE_SECONDS:.0f}s:     achieved {count / sent_in:6.0f}/s; "
+              f"speed-to-lead p50 {pct(speeds, 50) * 1000:6.0f} ms  "
+              f"p95 {pct(speeds, 95) * 1000:6.0f} ms  p99 {pct(speeds, 99) * 1000:6.0f} ms  "
+              f"max {max(speeds, default=0) * 1000:6.0f} ms ({len(speeds)}/{count} routed)")
+        if speeds:
+            print(f"  mean {statistics.mean(speeds) * 1000:.0f} ms")
+        await reader.stop()
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    import uvloop
+
+    uvloop.run(main())
