@@ -5,6 +5,9 @@ caller submits an item and awaits its result; items that arrive while a flush is
 flight ride the next one. At low load a flush holds one item and adds no delay; under
 load, batches grow by themselves (asyncpg: ~3,500 single-row upserts/s against tens of
 thousands per second in batches).
+
+A flush returns one result per item, in order; a flush that raises, or returns another
+number of results, fails every caller of its batch with that error.
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ class Batcher(Generic[T, R]):
             batch, self._pending = self._pending[: self._max], self._pending[self._max:]
             try:
                 results = await self._flush([item for item, _ in batch])
+                if len(results) != len(batch):
+                    raise RuntimeError(f"flush returned {len(results)} results "
+                                       f"for {len(batch)} items")
             except BaseException as exc:  # every waiter learns of the failure
                 for _, fut in batch:
                     if not fut.done():

@@ -26,12 +26,12 @@ log = logging.getLogger("leadflow.kafka")
 TOPIC_EXISTS = 36
 
 
-def make_producer(settings: Settings) -> AIOKafkaProducer:
+def make_producer(settings: Settings, linger_ms: int | None = None) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         acks="all",
         enable_idempotence=False,
-        linger_ms=settings.linger_ms,
+        linger_ms=settings.linger_ms if linger_ms is None else linger_ms,
         max_batch_size=256 * 1024,
         request_timeout_ms=15000,
         client_id="leadflow",

@@ -52,7 +52,10 @@ class Runtime:
     async def start(cls, service: str, settings: Settings) -> Runtime:
         engine = db.create_engine(settings.database_url)
         await kafka.ensure_topics(settings)  # DESIGN s.3: created at start if missing
-        producer = kafka.make_producer(settings)
+        # Capture publishes one lead per request: a longer linger gathers concurrent
+        # requests into one produce batch (the broker's cost is per batch, not record).
+        linger = settings.capture_linger_ms if service == "capture" else settings.linger_ms
+        producer = kafka.make_producer(settings, linger_ms=linger)
         await kafka.start_client(producer)
         return cls(service, settings, engine, producer, Publisher(producer, settings),
                    OrgCache(engine))
@@ -71,6 +74,8 @@ class Parts:
     loops: list[ConsumeLoop] = field(default_factory=list)
     tasks: list[Callable[[asyncio.Event], Awaitable[None]]] = field(default_factory=list)
     description: str = ""
+    # Wraps the ASGI app (capture serves its hot path without the framework).
+    wrap: Callable[[Any], Any] | None = None
 
 
 async def broker_reachable(producer: AIOKafkaProducer) -> bool:
@@ -154,8 +159,9 @@ async def serve(service: str, settings: Settings,
     rt = await Runtime.start(service, settings)
     parts = build(rt)
     app = make_app(service, rt, parts)
+    asgi = parts.wrap(app) if parts.wrap else app
     server = _Server(uvicorn.Config(
-        app, host=settings.host, port=settings.port(service), log_level="warning",
+        asgi, host=settings.host, port=settings.port(service), log_level="warning",
         access_log=False, lifespan="off", http="httptools", loop="none",
         timeout_graceful_shutdown=5,
     ))

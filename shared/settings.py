@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = 10.0
 
     linger_ms: int = Field(2, ge=0)
+    capture_linger_ms: int = Field(5, ge=0)
     max_body_bytes: int = Field(1_000_000, ge=1024)
     sla_tick_s: float = Field(0.25, gt=0)
     log_level: str = "INFO"

@@ -4,14 +4,23 @@ person key. Pure: no I/O; `now` is passed in.
 A payload may use the lead's own shape (DESIGN.md section 4: `contact`, `company`,
 `title.raw`, `source`, `consent`, `activities`, `custom`) or the flat names a form would
 use (`email`, `phone`, `first_name`, `last_name`, `full_name`, `company` as a name,
-`job_title`, `website`, `country`, `utm_*`). Unknown flat fields are kept under `custom`.
+`job_title`, `website`, `country`, `utm_*`, `form_id`, `campaign_id`, `ad_id`,
+`submitted_at`). Unknown flat fields are kept under `custom`.
+
+Contact fields, `full_name`, `company` as a name, `website`, `country`, `title` strings
+and the source's ids, `utm_*`, `referrer` and `landing_page` are at most MAX_FIELD_CHARS
+characters. Source ids may arrive as JSON numbers (ad platforms send them so) and are
+kept as their exact digits. `submitted_at`, when
+given, must be an RFC 3339 date-time with an offset and is kept, as sent, in
+`custom.submitted_at`. An integer beyond 64 bits anywhere in the body is refused: it
+cannot be carried exactly, so such numbers must be sent as strings.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,14 +46,18 @@ NESTED = ("lead_id", "person_key", "received_at", "source", "contact", "title", 
           "activities", "custom", "flags", "timings", "account", "enrichment", "score",
           "assignment")
 MAX_FIELD_CHARS = 2000
+# RFC 3339 section 5.6 date-time: the offset is required ("Z" or +hh:mm / -hh:mm).
+RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})")
 
 
-@dataclass(frozen=True)
 class InvalidLead(Exception):
     """A payload capture refuses; `field` is a path in the submitted body."""
 
-    field: str
-    reason: str
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(field, reason)
+        self.field = field
+        self.reason = reason
 
     def body(self) -> dict[str, Any]:
         return {"error": "invalid lead", "errors": [{"field": self.field, "reason": self.reason}]}
@@ -55,8 +68,32 @@ def derive_lead_id(provider: str, sender_id: str | None, payload: dict[str, Any]
     of the content, so a retried delivery is the same lead."""
     if sender_id:
         return str(uuid.uuid5(LEAD_NS, f"{provider}:id:{sender_id}"))
-    digest = hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    digest = hashlib.sha256(_canonical_json(payload)).hexdigest()
     return str(uuid.uuid5(LEAD_NS, f"{provider}:content:{digest}"))
+
+
+def _canonical_json(payload: Any) -> bytes:
+    """The payload as JSON with sorted keys, or InvalidLead when it holds what JSON cannot
+    carry exactly (an integer beyond 64 bits)."""
+    try:
+        return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError as exc:  # a TypeError
+        reason = str(exc) or "cannot be encoded as JSON"
+        if "integer" in reason.lower():
+            reason = "an integer is beyond the 64-bit range; send such numbers as strings"
+        raise InvalidLead("body", reason) from None
+
+
+def _submitted_at(value: Any) -> str:
+    """`submitted_at` as sent, when it is an RFC 3339 date-time with an offset."""
+    problem = InvalidLead("submitted_at", "must be an RFC 3339 date-time with an offset")
+    if not isinstance(value, str) or not RFC3339.fullmatch(value):
+        raise problem
+    try:
+        datetime.fromisoformat(value.upper())
+    except ValueError:
+        raise problem from None
+    return value
 
 
 def _text(value: Any, field: str) -> str | None:
@@ -111,12 +148,19 @@ def lead_from_payload(
         if full:
             contact["first_name"], contact["last_name"] = split_full_name(full)
     if "job_title" in payload and "raw" not in title:
-        title["raw"] = payload["job_title"]
+        title["raw"] = _text(payload["job_title"], "job_title")
+    if "raw" in title:
+        title["raw"] = _text(title["raw"], "title.raw")
+    for key, value in title.items():
+        if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
+            raise InvalidLead(f"title.{key}", f"longer than {MAX_FIELD_CHARS} characters")
     for key in SOURCE_FLAT:
         if key in payload and key not in source:
             source[key] = payload[key]
     if "website" in payload:
         custom.setdefault("website", _text(payload["website"], "website"))
+    if payload.get("submitted_at") is not None:
+        custom["submitted_at"] = _submitted_at(payload["submitted_at"])
     known = set(NESTED) | set(FLAT_CONTACT) | set(SOURCE_FLAT) | {
         "full_name", "job_title", "website", "company", "country", "submitted_at"}
     for key, value in payload.items():
@@ -144,8 +188,13 @@ def lead_from_payload(
     if not email and not phone:
         raise InvalidLead("contact", "a lead needs an email or a phone")
 
+    for key in SOURCE_FLAT:
+        # Ad platforms send their ids as JSON numbers: kept as their exact digits.
+        source[key] = _text(source.get(key), f"source.{key}")
     source.setdefault("provider", provider)
     source.setdefault("channel", channel)
+    if sender_id:
+        _canonical_json(payload)  # refused even when the id does not need the content
     lead_id = derive_lead_id(provider, sender_id, payload)
     received = now.astimezone(UTC)
     data = {

@@ -12,7 +12,6 @@ clock. The only file reads are the bundled domain lists beside this module, once
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import re
 import unicodedata
@@ -669,12 +668,12 @@ def enrich_lead(lead: dict[str, Any]) -> dict[str, Any]:
     `person_key`, `lead_id` and everything not listed are kept as given: the person key
     is the record key capture chose and must not move the person to another partition.
     """
-    out = copy.deepcopy(lead)
+    out = dict(lead)  # sections are copied below before they change; the input stays intact
     contact: dict[str, Any] = dict(out.get("contact") or {})
     company: dict[str, Any] = dict(out.get("company") or {})
     title: dict[str, Any] = dict(out.get("title") or {})
     flags: dict[str, Any] = dict(out.get("flags") or {})
-    custom: dict[str, Any] = out.get("custom") or {}
+    custom: dict[str, Any] = dict(out.get("custom") or {})
 
     company["country"] = normalize_country(company.get("country"))
     country = normalize_country(out.get("country")) or company["country"]

@@ -25,7 +25,8 @@ async def handle_lead_captured(batch: list[Event], rt: Runtime) -> list[Outgoing
     for event in batch:
         if event.type != "lead.captured":
             continue
-        leads.append(enrich_lead(Lead.model_validate(event.data).model_dump(mode="json")))
+        Lead.model_validate(event.data)  # a malformed lead is permanent: dead-lettered
+        leads.append(enrich_lead(event.data))
     if not leads:
         return []
     keys = sorted({lead["person_key"] for lead in leads})

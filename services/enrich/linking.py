@@ -1,7 +1,8 @@
 """Lead-to-lead and lead-to-account decisions. Pure: the handler loads what they need.
 
 One person record per person key. A repeat lead links to the first (`flags.duplicate_of`),
-keeps the first touch's source, adds its activities to the person's, and fills empty
+keeps the first touch's source, adds its activities to the person's (one activity per
+type and instant, whatever UTC offset it was written in), and fills empty
 fields from what is known without erasing what the new lead says. An account matches by
 the lead's company domain, never by a free-mail domain.
 """
@@ -9,8 +10,10 @@ the lead's company domain, never by a free-mail domain.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+
+from services.enrich.enrichment import is_free_email_domain
 
 MAX_ACTIVITIES = 500
 PROFILE_SECTIONS = ("contact", "company", "title")
@@ -35,8 +38,35 @@ class AccountRecord:
     owner_rep_id: str | None
 
 
+def _activity_instant(activity: dict[str, Any]) -> datetime | None:
+    """The activity's `at` as a UTC datetime (a time without an offset is read as UTC), or
+    None when it is not an ISO 8601 date-time."""
+    at = activity.get("at")
+    if isinstance(at, str):
+        text = at.strip()
+        if text[-1:] in ("Z", "z"):
+            text = text[:-1] + "+00:00"
+        try:
+            at = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    if not isinstance(at, datetime):
+        return None
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
 def _activity_key(activity: dict[str, Any]) -> tuple[str, str]:
-    return (str(activity.get("type")), str(activity.get("at")))
+    """One instant is one activity whatever offset it was written in; an `at` that is not
+    a date-time is compared as given."""
+    instant = _activity_instant(activity)
+    at = instant.isoformat() if instant is not None else str(activity.get("at"))
+    return (str(activity.get("type")), at)
+
+
+def _activity_order(activity: dict[str, Any]) -> tuple[int, datetime | str]:
+    """Time order in UTC; activities whose `at` is not a date-time come last."""
+    instant = _activity_instant(activity)
+    return (0, instant) if instant is not None else (1, str(activity.get("at")))
 
 
 def link_person(lead: dict[str, Any], known: Person | None, now: datetime) -> Person:
@@ -74,7 +104,7 @@ def link_person(lead: dict[str, Any], known: Person | None, now: datetime) -> Pe
         if _activity_key(activity) not in seen:
             merged.append(activity)
             seen.add(_activity_key(activity))
-    merged.sort(key=lambda a: str(a.get("at")))
+    merged.sort(key=_activity_order)
     person.profile["activities"] = merged[-MAX_ACTIVITIES:]
     lead["activities"] = person.profile["activities"]
 
@@ -86,10 +116,10 @@ def link_person(lead: dict[str, Any], known: Person | None, now: datetime) -> Pe
 
 
 def match_account(lead: dict[str, Any], by_domain: dict[str, AccountRecord]) -> dict[str, Any] | None:
-    """The account whose domains include the lead's company domain."""
-    flags = lead.get("flags") or {}
+    """The account whose domains include the lead's company domain; never one matched by a
+    free-mail domain (CRMs collect catch-all accounts like "Gmail users")."""
     domain = (lead.get("company") or {}).get("domain")
-    if not domain or flags.get("free_email") and domain == _email_domain(lead):
+    if not domain or is_free_email_domain(domain):
         return None
     account = by_domain.get(domain)
     if account is None:
@@ -97,7 +127,3 @@ def match_account(lead: dict[str, Any], by_domain: dict[str, AccountRecord]) -> 
     return {"id": account.id, "name": account.name, "owner_rep_id": account.owner_rep_id,
             "match": "domain", "confidence": 1.0}
 
-
-def _email_domain(lead: dict[str, Any]) -> str | None:
-    email = (lead.get("contact") or {}).get("email") or ""
-    return email.rpartition("@")[2] or None

@@ -64,6 +64,12 @@ def with_sla(assignment: dict[str, Any], lead: dict[str, Any], org: OrgFile,
                        temperature, tier.clock, now, due)
 
 
+def needs_load_counts(org: OrgFile) -> bool:
+    """Open-assignment counts matter only for capacity caps and least_loaded teams."""
+    return any(t.strategy == "least_loaded" or any(r.capacity is not None for r in t.reps)
+               for t in org.teams)
+
+
 def short_decision(decision: Decision) -> dict[str, Any]:
     """The short form `lead.routed` carries: matched rule, passed-over reps, version."""
     return {
@@ -80,7 +86,7 @@ async def route_leads(conn: Any, rt: Runtime, org: OrgFile, leads: list[dict[str
     ids = [lead["lead_id"] for lead in unique]
     rotations = await store.lock_rotations(conn, [t.id for t in org.teams])
     done = await store.load_assignment_events(conn, ids)
-    avail = await store.load_availability(conn)
+    avail = await store.load_availability(conn, counts_needed=needs_load_counts(org))
     out: list[Outgoing] = []
     rows: list[store.AssignmentRow] = []
     timers: list[store.Timer] = []
@@ -184,8 +190,7 @@ async def touch_lead(conn: Any, lead: dict[str, Any], rep_id: str | None, channe
 async def handle_route_batch(batch: list[Event], rt: Runtime) -> list[Outgoing]:
     """`lead.scored` from score; `lead.touched` from sales tools on `leads.activity`."""
     now = rt.now()
-    scored = [Lead.model_validate(e.data).model_dump(mode="json")
-              for e in batch if e.type == "lead.scored"]
+    scored = [e.data for e in batch if e.type == "lead.scored" and Lead.model_validate(e.data)]
     touches = [e for e in batch if e.type == "lead.touched"]
     if not scored and not touches:
         return []

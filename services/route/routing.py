@@ -8,15 +8,23 @@ Precedence, in this order:
    Leads bound for nurture or a queue stay there: an owner gets no SLA clock for a
    newsletter sign-up.
 3. A team destination picks a rep by the team's strategy among eligible reps (known to
-   the org file, not marked unavailable, not on dated leave, below capacity, not already
+   the org file, not marked unavailable, not on dated leave (leave dates are days in the
+   rep's team time zone), below capacity, not already
    tried for this lead). No eligible rep: the team's fallback queue, reason
    `no_eligible_rep`; never an unavailable rep.
 
 Strategies, with state kept by the caller (PostgreSQL, under a lock):
 - round_robin: the eligible rep after the last one assigned, in the org file's order; a
-  rep who left is replaced by position so the rotation never silently resets.
+  rep who left is replaced by position (the rep now at the departed rep's place in the
+  org file is next), so the rotation does not restart from the first rep. That is the
+  rep who followed them unless reps listed before them left at the same time.
 - weighted: smooth weighted round robin (each turn every eligible rep gains its weight,
-  the richest is chosen and pays the total), so weights hold over any window.
+  the richest is chosen and pays the total). From a clean start, every cycle of
+  total-weight assignments gives each rep exactly its weight, spread out rather than in
+  runs. Weights are not exact over every window: while the set of eligible reps stays
+  the same, each rep's count over any stretch stays close to its weighted share (the
+  tests check within 2 of length * weight / total); credits carried across an absence
+  shift where a rep's turns fall, and an absence is not paid back later in a burst.
 - least_loaded: the eligible rep with the lowest open-assignment load relative to its
   capacity; ties go to round-robin order.
 """
@@ -26,6 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from shared.org import OrgFile, Rep, Team
 
@@ -34,12 +43,14 @@ NO_ELIGIBLE_REP = "no_eligible_rep"
 
 @dataclass(frozen=True)
 class Rotation:
-    """A team's rotation state: the last rep assigned, turns taken, weighted credits."""
+    """A team's rotation state: the last rep assigned, turns taken, weighted credits, and
+    the last rep's index in the team's reps (so a rep who left is replaced by position)."""
 
     team_id: str
     last_rep_id: str | None = None
     turns: int = 0
     credits: dict[str, int] = field(default_factory=dict)
+    last_position: int | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,7 @@ class Decision:
             "rotation": None if self.rotation is None else {
                 "team_id": self.rotation.team_id, "last_rep_id": self.rotation.last_rep_id,
                 "turns": self.rotation.turns, "credits": self.rotation.credits,
+                "last_position": self.rotation.last_position,
             },
             "org_version": org_version,
         }
@@ -80,13 +92,16 @@ def first_matching_rule(lead: dict[str, Any], org: OrgFile) -> tuple[Any, list[d
     return None, trace
 
 
-def rep_problem(rep: Rep, avail: Availability, now: datetime, exclude: frozenset[str]) -> str | None:
-    """Why a rep cannot take a lead now, or None when eligible."""
+def rep_problem(
+    rep: Rep, avail: Availability, now: datetime, exclude: frozenset[str], timezone: str = "UTC",
+) -> str | None:
+    """Why a rep cannot take a lead now, or None when eligible. Leave dates are days of
+    the rep's team calendar, so `now` is read in the team's `timezone`."""
     if rep.id in exclude:
         return "already_tried"
     if rep.id in avail.unavailable:
         return "out_of_office"
-    if rep.on_leave(now.date()):
+    if rep.on_leave(now.astimezone(ZoneInfo(timezone)).date()):
         return "on_leave"
     if rep.capacity is not None and avail.open_counts.get(rep.id, 0) >= rep.capacity:
         return "at_capacity"
@@ -94,11 +109,14 @@ def rep_problem(rep: Rep, avail: Availability, now: datetime, exclude: frozenset
 
 
 def _rotation_order(team: Team, rotation: Rotation) -> list[Rep]:
-    """Team reps starting with the one after the last assigned."""
+    """Team reps starting with the one after the last assigned. When that rep has left the
+    team, the rep now at their position is next in line."""
     reps = list(team.reps)
     ids = [r.id for r in reps]
     if rotation.last_rep_id in ids:
         start = ids.index(rotation.last_rep_id) + 1
+    elif rotation.last_position is not None:
+        start = rotation.last_position
     else:
         start = rotation.turns
     start %= len(reps)
@@ -115,7 +133,7 @@ def choose_rep(
     candidates = []
     eligible: list[Rep] = []
     for rep in order:
-        problem = rep_problem(rep, avail, now, exclude)
+        problem = rep_problem(rep, avail, now, exclude, team.timezone)
         candidates.append({"rep_id": rep.id, "passed_over": problem})
         if problem is None:
             eligible.append(rep)
@@ -144,7 +162,8 @@ def choose_rep(
     for c in candidates:
         if c["passed_over"] is None and c["rep_id"] != chosen.id:
             c["passed_over"] = "not_their_turn"
-    new_rotation = Rotation(team.id, chosen.id, rotation.turns + 1, credits)
+    position = next(i for i, r in enumerate(team.reps) if r.id == chosen.id)
+    new_rotation = Rotation(team.id, chosen.id, rotation.turns + 1, credits, position)
     return chosen, new_rotation, candidates
 
 
@@ -181,7 +200,7 @@ def decide_route(
         owner = org.rep(owner_id) if owner_id else None
         owner_team = org.team_of(owner_id) if owner_id else None
         if owner is not None and owner_team is not None:
-            problem = rep_problem(owner, avail, now, exclude)
+            problem = rep_problem(owner, avail, now, exclude, owner_team.timezone)
             trace.append({"rule": "account_owner_first", "matched": problem is None,
                           "rep_id": owner.id, "passed_over": problem})
             if problem is None:
@@ -194,7 +213,7 @@ def decide_route(
         rep = org.rep(dest.target)
         team = org.team_of(dest.target)
         assert rep is not None and team is not None  # validated by the org file
-        problem = rep_problem(rep, avail, now, exclude)
+        problem = rep_problem(rep, avail, now, exclude, team.timezone)
         candidates = [{"rep_id": rep.id, "passed_over": problem}]
         if problem is None:
             return Decision({**base, "kind": "rep", "rep_id": rep.id, "team_id": team.id,

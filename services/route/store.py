@@ -34,7 +34,8 @@ async def lock_rotations(conn: AsyncConnection, team_ids: list[str]) -> dict[str
         "WHERE team_id = ANY(CAST(:t AS text[])) ORDER BY team_id FOR UPDATE"),
         {"t": team_ids})).all()
     return {r.team_id: Rotation(r.team_id, r.last_rep_id, r.turns,
-                                dict((r.state or {}).get("credits", {}))) for r in rows}
+                                dict((r.state or {}).get("credits", {})),
+                                (r.state or {}).get("last_position")) for r in rows}
 
 
 async def save_rotations(conn: AsyncConnection, rotations: list[Rotation]) -> None:
@@ -47,13 +48,19 @@ async def save_rotations(conn: AsyncConnection, rotations: list[Rotation]) -> No
                     CAST(:s AS text[])) AS x(t, l, n, s)
         WHERE r.team_id = x.t"""), {
         "t": [r.team_id for r in rotations], "l": [r.last_rep_id for r in rotations],
-        "n": [r.turns for r in rotations], "s": [_json({"credits": r.credits}) for r in rotations],
+        "n": [r.turns for r in rotations],
+        "s": [_json({"credits": r.credits, "last_position": r.last_position})
+              for r in rotations],
     })
 
 
-async def load_availability(conn: AsyncConnection) -> Availability:
+async def load_availability(conn: AsyncConnection, *, counts_needed: bool = True) -> Availability:
+    """Reps marked unavailable, and (when a cap or least_loaded needs them) each rep's
+    open assignments."""
     off = (await conn.execute(text(
         "SELECT rep_id FROM route.reps WHERE NOT available"))).scalars().all()
+    if not counts_needed:
+        return Availability(frozenset(off), {})
     counts = (await conn.execute(text(
         "SELECT rep_id, count(*) AS n FROM route.sla_timers WHERE state = 'open' "
         "GROUP BY rep_id"))).all()

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from services.route import store
-from services.route.handlers import Observations, with_sla
+from services.route.handlers import Observations, needs_load_counts, with_sla
 from services.route.routing import Availability, Rotation, choose_rep
 from services.route.sla import decide_escalation
 from shared import db, topics
@@ -74,7 +74,7 @@ async def fire_due_timers(rt: Runtime, now: datetime) -> int:
             return 0
         org = await rt.org.current(conn)
         rotations = await store.lock_rotations(conn, [t.id for t in org.teams])
-        avail = await store.load_availability(conn)
+        avail = await store.load_availability(conn, counts_needed=needs_load_counts(org))
         out: list[Outgoing] = []
         rows: list[store.AssignmentRow] = []
         timers: list[store.Timer] = []

@@ -15,8 +15,9 @@ SERVICE = "score"
 
 async def handle_lead_enriched(batch: list[Event], rt: Runtime) -> list[Outgoing]:
     now = rt.now()
-    leads = [Lead.model_validate(e.data).model_dump(mode="json")
-             for e in batch if e.type == "lead.enriched"]
+    # Validated (a malformed lead is permanent), then used as it came: readers keep the
+    # fields they do not know.
+    leads = [e.data for e in batch if e.type == "lead.enriched" and Lead.model_validate(e.data)]
     if not leads:
         return []
     async with db.transaction(rt.engine) as conn:

@@ -12,7 +12,8 @@ Kafka relay on the same broker in the same run. Prints numbers; asserts nothing.
    percentiles at that rate.
 
 Environment: BENCH_LEADS (default 20000), BENCH_RATE (500), BENCH_RATE_SECONDS (20),
-BENCH_CONNECTIONS (32).
+BENCH_CONNECTIONS (32), BENCH_BATCH (100 leads per request in the saturation phase),
+BENCH_SINGLE (5000 single-lead requests for the capture figure).
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ N = int(os.environ.get("BENCH_LEADS", "20000"))
 RATE = int(os.environ.get("BENCH_RATE", "500"))
 RATE_SECONDS = float(os.environ.get("BENCH_RATE_SECONDS", "20"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
+BATCH = int(os.environ.get("BENCH_BATCH", "100"))
+SINGLE = int(os.environ.get("BENCH_SINGLE", "5000"))
 
 
 def pct(values: list[float], p: float) -> float:
@@ -138,7 +141,8 @@ def lead_body(run: str, i: int) -> bytes:
     return orjson.dumps(lead)
 
 
-async def send_all(port: int, bodies: list[bytes], rate: float | None) -> tuple[float, int]:
+async def send_all(port: int, bodies: list[bytes], rate: float | None,
+                   path: str = "/v1/leads") -> tuple[float, int]:
     """Post every body; with `rate`, open-loop at that many per second."""
     queue: asyncio.Queue[bytes | None] = asyncio.Queue()
     failures = 0
@@ -148,7 +152,7 @@ async def send_all(port: int, bodies: list[bytes], rate: float | None) -> tuple[
         conn = Connection(port)
         while (body := await queue.get()) is not None:
             for _ in range(20):
-                status = await conn.post("/v1/leads", body)
+                status = await conn.post(path, body)
                 if status in (200, 202):
                     break
                 failures += 1
@@ -212,8 +216,15 @@ class RoutedReader:
             await self.consumer.stop()
 
 
-def lead_ids_of(port: int, bodies: list[bytes]) -> None:
-    """Nothing: ids come back in responses; kept simple by deriving them from routed."""
+def batches_of(bodies: list[bytes], size: int) -> list[bytes]:
+    return [b'{"leads":[' + b",".join(bodies[i:i + size]) + b"]}"
+            for i in range(0, len(bodies), size)]
+
+
+async def drain(reader: RoutedReader, count: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while len(reader.seen) < count and time.monotonic() < deadline:
+        await reader.wait_for({"-"}, 1)
 
 
 # -- the bare relay ------------------------------------------------------------------
@@ -282,21 +293,30 @@ async def main() -> None:
         reader = RoutedReader(stack.bootstrap)
         await reader.start()
         run = f"r{int(time.time())}"
+
+        # Single-lead requests, as web forms and webhooks send them.
+        bodies = [lead_body(run + "s", i) for i in range(SINGLE)]
+        started = time.monotonic()
+        sent_in, failures = await send_all(stack.capture_port, bodies, None)
+        await drain(reader, SINGLE, 300)
+        done = max((t for _, t in reader.seen.values()), default=time.monotonic())
+        print(f"single-lead requests:      {SINGLE / sent_in:8.0f} leads/s accepted by capture, "
+              f"{len(reader.seen) / (done - started):.0f} leads/s routed "
+              f"({SINGLE} leads, {CONNECTIONS} connections, {failures} retried)", flush=True)
+        reader.seen.clear()
+
+        # Saturation: the whole pipeline, fed by batched requests (POST /v1/leads/batch).
         bodies = [lead_body(run, i) for i in range(N)]
         started = time.monotonic()
-        reading = asyncio.create_task(reader.wait_for(set(), 0))
-        await reading
-        sent_in, failures = await send_all(stack.capture_port, bodies, None)
+        sent_in, failures = await send_all(stack.capture_port, batches_of(bodies, BATCH), None,
+                                           "/v1/leads/batch")
         accepted = N / sent_in
-        # Wait until N leads of this run were read back.
-        deadline = time.monotonic() + 600
-        while len(reader.seen) < N and time.monotonic() < deadline:
-            await reader.wait_for({"-"}, 1)
+        await drain(reader, N, 600)
         done = max((t for _, t in reader.seen.values()), default=time.monotonic())
         sustained = len(reader.seen) / (done - started)
         speeds = [s for s, _ in reader.seen.values()]
-        print(f"capture accepted:          {accepted:8.0f} leads/s over HTTP "
-              f"({failures} retried answers)")
+        print(f"batched requests:          {accepted:8.0f} leads/s accepted by capture "
+              f"({BATCH} per request, {failures} retried)")
         print(f"pipeline sustained:        {sustained:8.0f} leads/s end to end "
               f"({len(reader.seen)}/{N} routed)")
         print(f"speed-to-lead, saturated:  p50 {pct(speeds, 50) * 1000:6.0f} ms  "
@@ -307,9 +327,7 @@ async def main() -> None:
         count = int(RATE * RATE_SECONDS)
         bodies = [lead_body(run + "o", i) for i in range(count)]
         sent_in, failures = await send_all(stack.capture_port, bodies, RATE)
-        deadline = time.monotonic() + 120
-        while len(reader.seen) < count and time.monotonic() < deadline:
-            await reader.wait_for({"-"}, 1)
+        await drain(reader, count, 120)
         speeds = [s for s, _ in reader.seen.values()]
         print(f"offered {RATE}/s for {RATE_SECONDS:.0f}s:     achieved {count / sent_in:6.0f}/s; "
               f"speed-to-lead p50 {pct(speeds, 50) * 1000:6.0f} ms  "

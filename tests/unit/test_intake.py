@@ -220,6 +220,16 @@ def test_a_lead_with_an_email_or_a_phone_is_accepted(
                      "consent.basis", None, id="bad-consent-basis"),
         pytest.param({"email": "x@acme.com", "activities": [{"type": "demo_request"}]},
                      "activities.0.at", "Field required", id="activity-without-time"),
+        pytest.param({"email": "x@acme.com", "ad_id": True}, "source.ad_id",
+                     "must be a string", id="ad-id-boolean"),
+        pytest.param({"email": "x@acme.com", "source": {"form_id": {"id": 1}}},
+                     "source.form_id", "must be a string", id="form-id-an-object"),
+        pytest.param({"email": "x@acme.com", "crm_id": 2**64}, "body",
+                     "an integer is beyond the 64-bit range; send such numbers as strings",
+                     id="integer-beyond-64-bits"),
+        pytest.param({"email": "x@acme.com", "custom": {"debt": -(2**63) - 1}}, "body",
+                     "an integer is beyond the 64-bit range; send such numbers as strings",
+                     id="negative-integer-beyond-64-bits"),
     ],
 )
 def test_invalid_lead_names_the_field_and_why(
@@ -253,6 +263,13 @@ def test_a_body_that_is_not_an_object_is_refused(body: Any) -> None:
         ({"email": "x@acme.com", "website": "e" * (MAX_FIELD_CHARS + 1)}, "website"),
         ({"email": "x@acme.com", "country": "F" * (MAX_FIELD_CHARS + 1)}, "country"),
         ({"email": "x" * (MAX_FIELD_CHARS + 1) + "@acme.com"}, "contact.email"),
+        ({"email": "x@acme.com", "job_title": "G" * (MAX_FIELD_CHARS + 1)}, "job_title"),
+        ({"email": "x@acme.com", "title": {"raw": "H" * (MAX_FIELD_CHARS + 1)}}, "title.raw"),
+        ({"email": "x@acme.com", "title": {"department": "I" * (MAX_FIELD_CHARS + 1)}},
+         "title.department"),
+        ({"email": "x@acme.com", "utm_term": "j" * (MAX_FIELD_CHARS + 1)}, "source.utm_term"),
+        ({"email": "x@acme.com", "source": {"ad_id": "9" * (MAX_FIELD_CHARS + 1)}},
+         "source.ad_id"),
     ],
 )
 def test_over_long_fields_are_refused_by_name(payload: dict[str, Any], field: str) -> None:
@@ -280,8 +297,6 @@ def test_huge_numeric_custom_ids_stay_exact(number: int) -> None:
     assert type(dumped["custom"]["crm_id"]) is int
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: numeric ad/campaign/form ids are refused with "
-                                       "422 'Input should be a valid string' (see report)")
 @pytest.mark.parametrize("where", ["flat", "nested"])
 def test_numeric_ad_ids_are_kept_exactly_as_their_digits(where: str) -> None:
     ids = {"ad_id": 120208212345678901, "campaign_id": 120208212345678000, "form_id": 987654}
@@ -294,12 +309,51 @@ def test_numeric_ad_ids_are_kept_exactly_as_their_digits(where: str) -> None:
         "120208212345678901", "120208212345678000", "987654")
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="BUG: an integer beyond 64 bits makes derive_lead_id raise "
-                          "TypeError (a 500), not InvalidLead (see report)")
+def test_job_title_is_trimmed_like_every_text_field() -> None:
+    assert capture({"email": "x@acme.com", "job_title": "  VP of Sales "}).title.raw == (
+        "VP of Sales")
+    assert capture({"email": "x@acme.com", "title": {"raw": " CTO "}}).title.raw == "CTO"
+
+
 def test_a_number_too_large_to_carry_is_a_422_not_a_crash() -> None:
     with pytest.raises(InvalidLead):
         capture({"email": "x@acme.com", "crm_id": 2**64})
+
+
+def test_a_number_too_large_to_carry_is_refused_even_with_an_idempotency_key() -> None:
+    with pytest.raises(InvalidLead) as caught:
+        capture({"email": "x@acme.com", "custom": {"crm_id": 2**64}}, sender_id="key-1")
+
+    assert caught.value.field == "body"
+
+
+# --- submitted_at ----------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "when",
+    ["2025-03-03T12:00:00Z", "2025-03-03T13:00:00+01:00", "2025-03-03T06:30:00.250-05:30",
+     "2025-03-03t12:00:00z"],
+)
+def test_submitted_at_with_an_offset_is_kept_as_sent(when: str) -> None:
+    lead = capture({"email": "x@acme.com", "submitted_at": when})
+
+    assert lead.custom == {"submitted_at": when}
+
+
+@pytest.mark.parametrize(
+    "when",
+    ["2025-03-03T12:00:00", "2025-03-03", "yesterday", "2025-02-30T12:00:00Z",
+     "2025-03-03 12:00:00Z", "2025-03-03T12:00:00+0100", 1741003200, True, ""],
+)
+def test_submitted_at_that_is_not_rfc3339_with_an_offset_is_refused(when: Any) -> None:
+    bad = refusal({"email": "x@acme.com", "submitted_at": when})
+
+    assert (bad.field, bad.reason) == (
+        "submitted_at", "must be an RFC 3339 date-time with an offset")
+
+
+def test_submitted_at_null_is_no_submitted_at() -> None:
+    assert capture({"email": "x@acme.com", "submitted_at": None}).custom == {}
 
 
 # --- lead id and person key ------------------------------------------------------------
@@ -379,8 +433,6 @@ def test_same_person_in_different_case_gets_the_same_person_key() -> None:
             == capture({"email": "ana@Acme.COM", "first_name": "Ana"}).person_key)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: InvalidLead is a frozen dataclass, so Python "
-                                       "cannot set its __traceback__ or notes (see report)")
 def test_invalid_lead_passes_through_a_context_manager_unchanged() -> None:
     @contextmanager
     def transaction() -> Iterator[None]:
@@ -390,3 +442,13 @@ def test_invalid_lead_passes_through_a_context_manager_unchanged() -> None:
         capture({"first_name": "Ana"})
 
     assert caught.value.field == "contact"
+
+
+def test_invalid_lead_is_an_ordinary_exception() -> None:
+    bad = InvalidLead("contact.email", "not a valid email")
+    bad.add_note("seen in a test")
+
+    assert (bad.field, bad.reason, bad.args) == (
+        "contact.email", "not a valid email", ("contact.email", "not a valid email"))
+    assert bad.body() == {"error": "invalid lead", "errors": [
+        {"field": "contact.email", "reason": "not a valid email"}]}

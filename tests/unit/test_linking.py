@@ -174,9 +174,6 @@ def test_same_activity_type_at_different_times_is_kept_twice() -> None:
         NOW.isoformat().replace("+00:00", "Z"), LATER.isoformat().replace("+00:00", "Z")]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: activities are keyed and sorted by the text of "
-                                       "`at`, so one instant written with another offset is "
-                                       "a second activity (see report)")
 def test_same_activity_reported_with_another_utc_offset_is_not_duplicated() -> None:
     in_paris = (NOW + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S+01:00")  # == NOW
     (_, second), _ = linked(
@@ -184,6 +181,42 @@ def test_same_activity_reported_with_another_utc_offset_is_not_duplicated() -> N
         repeat_lead(activities=[activity("webinar_attended", in_paris)]))
 
     assert [a["type"] for a in second["activities"]] == ["webinar_attended"]
+
+
+@pytest.mark.parametrize("written", ["2025-03-03T12:00:00Z", "2025-03-03T12:00:00+00:00",
+                                     "2025-03-03T07:00:00-05:00"])
+def test_same_instant_in_any_notation_is_one_activity(written: str) -> None:
+    first = first_lead(activities=[activity("webinar_attended", NOW)])
+    repeat = repeat_lead(activities=[])
+    repeat["activities"] = [{"type": "webinar_attended", "at": written, "props": {}}]
+
+    (_, second), _ = linked(first, repeat)
+
+    assert second["activities"] == first["activities"]
+
+
+def test_activities_in_mixed_offsets_are_ordered_by_their_instant() -> None:
+    # 12:30+02:00 is 10:30 UTC: before 11:00 UTC, though its text sorts after it.
+    (_, second), _ = linked(
+        first_lead(activities=[activity("pricing_page_visit", "2025-03-03T11:00:00Z")]),
+        repeat_lead(activities=[activity("demo_request", "2025-03-03T12:30:00+02:00")]))
+
+    assert [a["type"] for a in second["activities"]] == ["demo_request", "pricing_page_visit"]
+
+
+def test_an_activity_whose_time_cannot_be_read_is_kept_once_and_comes_last() -> None:
+    first = first_lead(activities=[activity("email_open", NOW)])
+    repeat = repeat_lead(activities=[activity("email_click", NOW - timedelta(days=1))])
+    odd = {"type": "email_open", "at": "yesterday", "props": {}}
+    first["activities"].append(dict(odd))
+    repeat["activities"].append(dict(odd))
+
+    (_, second), _ = linked(first, repeat)
+
+    assert [(a["type"], a["at"]) for a in second["activities"]] == [
+        ("email_click", (NOW - timedelta(days=1)).isoformat().replace("+00:00", "Z")),
+        ("email_open", NOW.isoformat().replace("+00:00", "Z")),
+        ("email_open", "yesterday")]
 
 
 # --- idempotency -----------------------------------------------------------------------
@@ -254,8 +287,6 @@ def test_match_account_by_company_domain(
     assert match_account(make_lead(**overrides), ACCOUNTS) == expected
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: match_account only refuses a free-mail domain "
-                                       "when it is the lead's own email domain (see report)")
 @pytest.mark.parametrize(
     "overrides",
     [

@@ -307,7 +307,7 @@ def test_rep_who_cannot_take_a_lead_is_skipped_with_the_reason_and_rotation_move
     assert candidates == [{"rep_id": "ben", "passed_over": reason},
                           {"rep_id": "chloe", "passed_over": None},
                           {"rep_id": "ana", "passed_over": "not_their_turn"}]
-    assert rotation == Rotation("t", "chloe", 2, {})
+    assert (rotation.last_rep_id, rotation.turns) == ("chloe", 2)
     # Ben missed the turn; the rotation carries on after chloe, not back to ben.
     assert assign_many(sales, 3, rotation, avail)[0] == ["ana", "chloe", "ana"]
 
@@ -350,8 +350,6 @@ def test_every_rep_already_tried_means_the_fallback_queue() -> None:
     assert decision.assignment["attempt"] == 3
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: leave dates are compared with the UTC date, "
-                                       "not the team's local date (see report)")
 def test_leave_follows_the_teams_calendar_day_not_utc() -> None:
     # 23:00 UTC on Sunday 3 August is 11:00 on Monday 4 August in Auckland: the first
     # morning of Aroha's leave, in the middle of her team's business hours.
@@ -363,6 +361,47 @@ def test_leave_follows_the_teams_calendar_day_not_utc() -> None:
 
     assert chosen is not None and chosen.id == "mere"
     assert candidates[0] == {"rep_id": "aroha", "passed_over": "on_leave"}
+
+
+def test_leave_has_not_started_while_it_is_still_the_day_before_in_the_teams_zone() -> None:
+    # 03:00 UTC on Monday 4 August is still Sunday 3 August, 20:00, in Los Angeles.
+    la = rr_team(rep("lupe", leave=[{"from": date(2025, 8, 4), "to": date(2025, 8, 8)}]),
+                 "mia", timezone="America/Los_Angeles")
+    sunday_evening = datetime.fromisoformat("2025-08-04T03:00:00+00:00")
+
+    chosen, _, candidates = choose_rep(la, Rotation("t"), NOBODY_AWAY, sunday_evening)
+
+    assert chosen is not None and chosen.id == "lupe"
+    assert candidates[0] == {"rep_id": "lupe", "passed_over": None}
+
+
+AUCKLAND_LEAVE = [{"from": date(2025, 8, 4), "to": date(2025, 8, 8)}]
+AUCKLAND_MONDAY = datetime.fromisoformat("2025-08-03T23:00:00+00:00")  # 11:00 local
+AUCKLAND_ORG = make_org(
+    teams=[team("nz", rep("aroha", leave=AUCKLAND_LEAVE), "mere",
+                timezone="Pacific/Auckland"),
+           team("emea", "ana", "ben")],
+    routing={"account_owner_first": True,
+             "rules": [rule("vip", {"rep": "aroha"}, {"custom.vip": {"eq": True}}),
+                       rule("emea", {"team": "emea"})]})
+
+
+def test_named_rep_leave_follows_their_teams_calendar_day() -> None:
+    decision = decide_route(lead(custom={"vip": True}), AUCKLAND_ORG, {}, NOBODY_AWAY,
+                            AUCKLAND_MONDAY)
+
+    assert decision.assignment["kind"] == "queue"
+    assert decision.candidates == [{"rep_id": "aroha", "passed_over": "on_leave"}]
+
+
+def test_account_owner_leave_follows_the_owners_team_calendar_day() -> None:
+    # The lead is bound for emea (UTC, still Sunday); the owner's team is in Auckland.
+    decision = decide_route(lead(owner="aroha"), AUCKLAND_ORG, {}, NOBODY_AWAY,
+                            AUCKLAND_MONDAY)
+
+    assert decision.trace[-1] == {"rule": "account_owner_first", "matched": False,
+                                  "rep_id": "aroha", "passed_over": "on_leave"}
+    assert decision.assignment.items() >= {"team_id": "emea", "rep_id": "ana"}.items()
 
 
 # --- round robin -----------------------------------------------------------------------
@@ -377,7 +416,7 @@ def test_round_robin_cycles_in_org_file_order() -> None:
         chosen.append(decision.assignment["rep_id"])
 
     assert chosen == ["ana", "ben", "chloe", "ana", "ben", "chloe", "ana"]
-    assert rotations["enterprise"] == Rotation("enterprise", "ana", 7, {})
+    assert (rotations["enterprise"].last_rep_id, rotations["enterprise"].turns) == ("ana", 7)
 
 
 @pytest.mark.parametrize(
@@ -414,9 +453,6 @@ def test_rep_leaving_the_team_does_not_send_the_rotation_back_to_the_first_rep()
     assert rotation.turns == 3
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a departed rep is replaced by `turns % len`, not "
-                                       "by position; the rep who followed them can be skipped "
-                                       "or the rotation restarts (see report)")
 def test_rep_who_left_is_replaced_by_the_rep_who_followed_them_whatever_the_history() -> None:
     before = rr_team("ana", "ben", "chloe", "dora")
     after = rr_team("ana", "chloe", "dora")  # ben left
@@ -427,6 +463,50 @@ def test_rep_who_left_is_replaced_by_the_rep_who_followed_them_whatever_the_hist
         chosen, _, _ = choose_rep(after, rotation, NOBODY_AWAY, NOW)
 
         assert chosen is not None and chosen.id == "chloe", f"after {rounds} full rounds"
+
+
+@pytest.mark.parametrize(
+    ("after", "next_rep"),
+    [
+        pytest.param(("ana", "ben", "chloe", "eli"), "eli", id="the-next-rep-follows"),
+        pytest.param(("ana", "ben", "chloe"), "ana", id="the-rep-after-them-left-too"),
+        pytest.param(("ana", "ben", "chloe", "zoe"), "zoe", id="replaced-by-a-newcomer"),
+    ],
+)
+def test_departed_rep_is_replaced_by_whoever_now_holds_their_place(
+    after: tuple[str, ...], next_rep: str
+) -> None:
+    before = rr_team("ana", "ben", "chloe", "dora", "eli")
+    _, rotation = assign_many(before, 9)  # two rounds less one: ... chloe, dora
+    assert (rotation.last_rep_id, rotation.last_position) == ("dora", 3)
+
+    chosen, rotation, _ = choose_rep(rr_team(*after), rotation, NOBODY_AWAY, NOW)
+
+    assert chosen is not None and chosen.id == next_rep
+    assert rotation.last_position == after.index(next_rep)
+
+
+def test_rotation_saved_before_positions_were_kept_falls_back_to_the_turn_count() -> None:
+    sales = rr_team("ana", "chloe", "dora")
+
+    chosen, _, _ = choose_rep(sales, Rotation("t", "ben", 4), NOBODY_AWAY, NOW)
+
+    assert chosen is not None and chosen.id == "chloe"  # 4 % 3
+
+
+def test_decision_record_carries_the_rotation_with_the_last_position() -> None:
+    decision = route(lead(employees=300),
+                     rotations={"enterprise": Rotation("enterprise", "ana", 7, {}, 0)})
+
+    assert decision.record("v1") == {
+        "rules": [{"rule": "enterprise", "matched": True}],
+        "candidates": [{"rep_id": "ben", "passed_over": None},
+                       {"rep_id": "chloe", "passed_over": "not_their_turn"},
+                       {"rep_id": "ana", "passed_over": "not_their_turn"}],
+        "rotation": {"team_id": "enterprise", "last_rep_id": "ben", "turns": 8, "credits": {},
+                     "last_position": 1},
+        "org_version": "v1",
+    }
 
 
 # --- weighted --------------------------------------------------------------------------
