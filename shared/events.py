@@ -54,6 +54,7 @@ class Event:
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     time: str = field(default_factory=lambda: utcnow().isoformat())
     dataschema: str = ""
+    _encoded: bytes | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.dataschema:
@@ -73,7 +74,11 @@ class Event:
         }
 
     def encode(self) -> bytes:
-        return orjson.dumps(self.to_dict())
+        """The record value; computed once (route stores and publishes the same bytes).
+        Do not change `data` after encoding."""
+        if self._encoded is None:
+            self._encoded = orjson.dumps(self.to_dict())
+        return self._encoded
 
 
 def make_event(

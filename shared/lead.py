@@ -146,3 +146,30 @@ class Lead(_Part):
     score: Score | None = None
     assignment: Assignment | None = None
     timings: Timings = Field(default_factory=Timings)
+
+
+_SECTIONS = ("source", "contact", "company", "title", "consent", "custom", "flags", "timings")
+
+
+def check_lead(data: dict[str, Any]) -> dict[str, Any]:
+    """The cheap check every hop makes on a lead it consumes: the fields the pipeline
+    keys on are there and sections are objects. Capture validated the whole lead against
+    `Lead` before publishing it; re-validating the whole model at every hop would cost
+    more than the hop's own work. A failure is permanent (the record is dead-lettered)."""
+    from shared.errors import PermanentError
+
+    for key in ("lead_id", "person_key", "received_at"):
+        if not isinstance(data.get(key), str) or not data[key]:
+            raise PermanentError(f"lead has no {key}")
+    try:
+        received = datetime.fromisoformat(data["received_at"])
+    except ValueError:
+        raise PermanentError("lead.received_at is not an RFC 3339 date-time") from None
+    if received.tzinfo is None:
+        raise PermanentError("lead.received_at has no offset")
+    for key in _SECTIONS:
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise PermanentError(f"lead.{key} is not an object")
+    if not isinstance(data.get("activities") or [], list):
+        raise PermanentError("lead.activities is not a list")
+    return data

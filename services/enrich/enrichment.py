@@ -21,6 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import email_validator
 import phonenumbers
 import tldextract
 from email_validator import EmailNotValidError, validate_email
@@ -65,12 +66,30 @@ def email_problem(raw: str | None) -> str | None:
     return problem
 
 
+# The everyday address (ASCII, dot-atom local part, LDH labels, alphabetic TLD) that
+# email-validator would accept unchanged apart from case. Checked first because capture
+# and enrich see every lead; anything else (quoted parts, IDNA, odd dots) goes to
+# email-validator, which stays the authority on what is valid.
+_PLAIN_EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+
+
+def _special_use(domain: str) -> bool:
+    return any(domain == name or domain.endswith("." + name)
+               for name in email_validator.SPECIAL_USE_DOMAIN_NAMES)
+
+
 def _check_email(raw: str | None) -> tuple[str | None, str | None]:
     text = raw.strip() if isinstance(raw, str) else ""
     if text[:7].lower() == "mailto:":
         text = text[7:].strip()
     if not text:
         return None, "The email address is empty."
+    if (len(text) <= 254 and _PLAIN_EMAIL.fullmatch(text) and len(text.split("@")[0]) <= 64
+            and not _special_use(text.rpartition("@")[2].lower())):
+        return text.lower(), None
     try:
         result = validate_email(text, check_deliverability=False)
     except EmailNotValidError as exc:

@@ -11,7 +11,7 @@ from services.enrich import store
 from services.enrich.enrichment import enrich_lead
 from services.enrich.linking import Person, link_person, match_account
 from shared import db, topics
-from shared.lead import Lead
+from shared.lead import check_lead
 from shared.events import Event, Outgoing, derived_id, make_event
 from shared.service import Runtime
 
@@ -25,8 +25,7 @@ async def handle_lead_captured(batch: list[Event], rt: Runtime) -> list[Outgoing
     for event in batch:
         if event.type != "lead.captured":
             continue
-        Lead.model_validate(event.data)  # a malformed lead is permanent: dead-lettered
-        leads.append(enrich_lead(event.data))
+        leads.append(enrich_lead(check_lead(event.data)))
     if not leads:
         return []
     keys = sorted({lead["person_key"] for lead in leads})

@@ -16,7 +16,7 @@ from services.route.routing import Decision, decide_route
 from services.route.sla import sla_deadline
 from shared import db, metrics, topics
 from shared.events import Event, Outgoing, decode_event, derived_id, make_event
-from shared.lead import Lead
+from shared.lead import check_lead
 from shared.org import OrgFile
 from shared.service import Runtime
 
@@ -115,7 +115,7 @@ async def route_leads(conn: Any, rt: Runtime, org: OrgFile, leads: list[dict[str
         event_id = derived_id(lead_id, "routed", "1")
         event = make_event("lead.routed", SERVICE, lead, event_id=event_id, at=now)
         rows.append(store.AssignmentRow(lead_id, assignment, org.version, event_id, now,
-                                        decision.record(org.version), event.to_dict()))
+                                        decision.record(org.version), event.encode()))
         journey.append((lead_id, now, "routed", {**assignment, "decision": lead["decision"]},
                         f"{lead_id}:routed:1"))
         fresh.append(lead)
@@ -190,7 +190,7 @@ async def touch_lead(conn: Any, lead: dict[str, Any], rep_id: str | None, channe
 async def handle_route_batch(batch: list[Event], rt: Runtime) -> list[Outgoing]:
     """`lead.scored` from score; `lead.touched` from sales tools on `leads.activity`."""
     now = rt.now()
-    scored = [e.data for e in batch if e.type == "lead.scored" and Lead.model_validate(e.data)]
+    scored = [check_lead(e.data) for e in batch if e.type == "lead.scored"]
     touches = [e for e in batch if e.type == "lead.touched"]
     if not scored and not touches:
         return []

@@ -118,7 +118,7 @@ class AssignmentRow:
     event_id: str
     at: datetime
     decision: dict[str, Any]
-    event: dict[str, Any]
+    event: bytes  # the encoded event, exactly as published
 
 
 async def insert_assignments(conn: AsyncConnection, rows: list[AssignmentRow]) -> set[str]:
@@ -146,7 +146,7 @@ async def insert_assignments(conn: AsyncConnection, rows: list[AssignmentRow]) -
         "re": [x.get("reason") for x in a], "st": [x.get("strategy") for x in a],
         "ov": [r.org_version for r in rows], "e": [r.event_id for r in rows],
         "ts": [r.at for r in rows], "d": [_json(r.decision) for r in rows],
-        "ev": [_json(r.event) for r in rows],
+        "ev": [r.event.decode() for r in rows],
     })
     return {str(x) for x in result.scalars().all()}
 

@@ -113,7 +113,7 @@ async def fire_due_timers(rt: Runtime, now: datetime) -> int:
             decision = {"cause": "sla_breached", "previous": current, "candidates": candidates,
                         "org_version": org.version}
             rows.append(store.AssignmentRow(lead_id, assignment, org.version, event_id, now,
-                                            decision, event.to_dict()))
+                                            decision, event.encode()))
             journey.append((lead_id, now, "reassigned", assignment,
                             f"{lead_id}:reassigned:{assignment['attempt']}"))
             out.append(Outgoing(topics.ROUTED, person, event))

@@ -7,7 +7,7 @@ from services.score import store
 from services.score.scoring import score_lead
 from shared import db, topics
 from shared.events import Event, Outgoing, derived_id, make_event
-from shared.lead import Lead
+from shared.lead import check_lead
 from shared.service import Runtime
 
 SERVICE = "score"
@@ -15,9 +15,7 @@ SERVICE = "score"
 
 async def handle_lead_enriched(batch: list[Event], rt: Runtime) -> list[Outgoing]:
     now = rt.now()
-    # Validated (a malformed lead is permanent), then used as it came: readers keep the
-    # fields they do not know.
-    leads = [e.data for e in batch if e.type == "lead.enriched" and Lead.model_validate(e.data)]
+    leads = [check_lead(e.data) for e in batch if e.type == "lead.enriched"]
     if not leads:
         return []
     async with db.transaction(rt.engine) as conn:
