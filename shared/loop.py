@@ -23,16 +23,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
 from shared import kafka, metrics, topics
-from shared.errors import RetryableError
+from shared.errors import PermanentError, RetryableError
 from shared.events import CONTENT_TYPE_HEADER, Event, Outgoing, decode_event
 from shared.settings import Settings
 
@@ -42,6 +44,7 @@ Handler = Callable[[list[Event]], Awaitable[list[Outgoing]]]
 
 BACKOFF_START_S = 0.1
 BACKOFF_MAX_S = 5.0
+SMALL_PUBLISH = 8
 
 
 @dataclass
@@ -56,17 +59,22 @@ class Publisher:
 
     producer: AIOKafkaProducer
     settings: Settings
-    stopping: Callable[[], bool] = field(default=lambda: False)
+    _partitioner: DefaultPartitioner = field(default_factory=DefaultPartitioner)
 
-    async def publish(self, outgoing: list[Outgoing]) -> None:
+    async def publish(self, outgoing: list[Outgoing],
+                      hints: dict[bytes, int] | None = None) -> None:
+        """`hints` maps record keys to the partition they were consumed from: every
+        `leads.*` topic has the same partition count and the default partitioner (DESIGN
+        s.3), so the same key belongs on the same partition number, no hashing needed."""
         records = [
             (self.settings.topic(o.topic), o.key.encode(), o.event.encode(), [CONTENT_TYPE_HEADER])
             for o in outgoing
         ]
-        await self.send_raw(records)
+        await self.send_raw(records, hints)
 
     async def send_raw(
-        self, records: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]]
+        self, records: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]],
+        hints: dict[bytes, int] | None = None,
     ) -> None:
         """Send and await acks; a transient broker fault re-sends the whole set (at least
         once: a record acked before the fault may be written twice)."""
@@ -75,10 +83,14 @@ class Publisher:
         delay = BACKOFF_START_S
         while True:
             try:
-                futures = [
-                    await self.producer.send(topic, value=value, key=key, headers=headers)
-                    for topic, key, value, headers in records
-                ]
+                if len(records) < SMALL_PUBLISH:
+                    # Few records (capture's one lead per request): per-record sends let the
+                    # producer's linger gather concurrent requests into one batch.
+                    futures = [await self.producer.send(topic, value=value, key=key,
+                                                        headers=headers)
+                               for topic, key, value, headers in records]
+                else:
+                    futures = await self._send_batches(records, hints or {})
                 await asyncio.gather(*futures)
                 return
             except (KafkaError, OSError) as exc:
@@ -87,6 +99,42 @@ class Publisher:
                 log.warning("publish failed (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, BACKOFF_MAX_S)
+
+    async def _send_batches(
+        self, records: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]],
+        hints: dict[bytes, int],
+    ) -> list[asyncio.Future[object]]:
+        """Group records by partition (the default partitioner, so keys land where any
+        Kafka client would put them) and hand the producer whole batches: per-record
+        `send()` costs more Python than the rest of a hop."""
+        by_partition: dict[tuple[str, int], list[tuple[bytes | None, bytes | None,
+                                                      list[tuple[str, bytes]]]]] = {}
+        counts: dict[str, list[int]] = {}
+        for topic, key, value, headers in records:
+            if topic not in counts:
+                counts[topic] = sorted(await self.producer.partitions_for(topic))
+            partitions = counts[topic]
+            if key is None:
+                partition = partitions[random.randrange(len(partitions))]
+            elif key in hints and len(partitions) == self.settings.topic_partitions:
+                partition = hints[key]
+            else:
+                partition = self._partitioner(key, partitions, partitions)
+            by_partition.setdefault((topic, partition), []).append((key, value, headers))
+        futures: list[asyncio.Future[object]] = []
+        for (topic, partition), items in by_partition.items():
+            batch = self.producer.create_batch()
+            for key, value, headers in items:
+                if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                    futures.append(await self.producer.send_batch(batch, topic,
+                                                                  partition=partition))
+                    batch = self.producer.create_batch()
+                    if batch.append(key=key, value=value, timestamp=None,
+                                    headers=headers) is None:
+                        raise PermanentError(f"record larger than the producer's batch size "
+                                             f"for {topic}")
+            futures.append(await self.producer.send_batch(batch, topic, partition=partition))
+        return futures
 
 
 class ConsumeLoop:
@@ -183,7 +231,9 @@ class ConsumeLoop:
 
         outgoing, more_dead, retried = await self._handle(events, origin)
         dead.extend(more_dead)
-        await self.publisher.publish(outgoing)
+        hints = ({r.key: r.partition for r in records if r.key is not None}
+                 if self._uniform_partitions(records) else None)
+        await self.publisher.publish(outgoing, hints)
         if dead:
             await self.publisher.send_raw([self._dead_letter(d) for d in dead])
         await self._commit(records)
@@ -202,6 +252,16 @@ class ConsumeLoop:
             "batch service=%s records=%d out=%d dead=%d retried=%d ms=%.1f",
             self.service, len(records), len(outgoing), len(dead), retried, elapsed * 1000,
         )
+
+    def _uniform_partitions(self, records: list[ConsumerRecord]) -> bool:
+        """Whether the consumed topics have the configured partition count (then a key's
+        partition carries over to every `leads.*` topic)."""
+        assert self.consumer is not None
+        for topic in {r.topic for r in records}:
+            parts = self.consumer.partitions_for_topic(topic)
+            if parts is None or len(parts) != self.settings.topic_partitions:
+                return False
+        return True
 
     async def _handle(
         self, events: list[Event], origin: list[ConsumerRecord]

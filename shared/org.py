@@ -475,8 +475,6 @@ class OrgFile(_Model):
     _teams: dict[str, Team] = PrivateAttr(default_factory=dict)
     _reps: dict[str, Rep] = PrivateAttr(default_factory=dict)
     _rep_team: dict[str, Team] = PrivateAttr(default_factory=dict)
-    _version: str | None = PrivateAttr(default=None)
-    _scoring_version: str | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _consistent(self) -> OrgFile:
@@ -518,19 +516,17 @@ class OrgFile(_Model):
         """The team a rep belongs to."""
         return self._rep_team.get(rep_id)
 
-    @property
+    # cached_property keeps the value in the instance dict: read per lead, it must not go
+    # through pydantic's private-attribute lookup.
+    @cached_property
     def version(self) -> str:
         """First 12 hex digits of the SHA-256 of the whole parsed file, canonical JSON."""
-        if self._version is None:
-            self._version = _digest(self.model_dump(mode="json", by_alias=True))
-        return self._version
+        return _digest(self.model_dump(mode="json", by_alias=True))
 
-    @property
+    @cached_property
     def scoring_version(self) -> str:
         """As `version`, over the scoring section only: the score's `model`."""
-        if self._scoring_version is None:
-            self._scoring_version = _digest(self.scoring.model_dump(mode="json", by_alias=True))
-        return self._scoring_version
+        return _digest(self.scoring.model_dump(mode="json", by_alias=True))
 
 
 def _digest(document: Any) -> str:

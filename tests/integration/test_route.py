@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import text
 
 from services.capture.intake import lead_from_payload
@@ -75,6 +76,11 @@ async def test_two_route_replicas_assign_each_lead_once_however_often_it_is_deli
             ids_by_lead.setdefault(event["data"]["lead_id"], set()).add(event["id"])
         assert set(ids_by_lead) == set(ids)
         assert all(len(v) == 1 for v in ids_by_lead.values())
+        # Records keep the key's partition under the default partitioner (the loop carries
+        # the consumed partition over instead of hashing again).
+        partitioner = DefaultPartitioner()
+        everything = list(range(settings.topic_partitions))
+        assert all(partitioner(r.key, everything, everything) == r.partition for r in routed)
         # Round robin across replicas stays fair: the three enterprise reps share the leads.
         per_rep: dict[str, int] = {}
         for r in rows:

@@ -1,5 +1,6 @@
-"""One hop of the bare relay the benchmark compares against: consume a topic, produce
-every record unchanged to the next, commit. No logic, same client settings as leadflow.
+"""One hop of the bare relay the benchmark compares against: consume a topic, decode each
+record's JSON and encode it again (orjson, as every leadflow hop must to read an event),
+produce it to the next topic, commit. No logic, same client settings as leadflow.
 
     python -m tests.load.relay BOOTSTRAP SOURCE_TOPIC TARGET_TOPIC GROUP
 """
@@ -10,6 +11,7 @@ import asyncio
 import signal
 import sys
 
+import orjson
 import uvloop
 from aiokafka import TopicPartition
 from aiokafka.structs import OffsetAndMetadata
@@ -33,7 +35,8 @@ async def relay(bootstrap: str, source: str, target: str, group: str) -> None:
             records = [r for rs in batches.values() for r in rs]
             if not records:
                 continue
-            futures = [await producer.send(target, value=r.value, key=r.key, headers=r.headers)
+            futures = [await producer.send(target, value=orjson.dumps(orjson.loads(r.value)),
+                                           key=r.key, headers=r.headers)
                        for r in records]
             await asyncio.gather(*futures)
             await consumer.commit({TopicPartition(r.topic, r.partition):
