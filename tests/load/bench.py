@@ -229,6 +229,23 @@ async def drain(reader: RoutedReader, count: int, timeout: float) -> None:
 
 # -- the bare relay ------------------------------------------------------------------
 
+def relay_payload() -> bytes:
+    """A routed lead's event: the size and shape of what leadflow's hops carry."""
+    from datetime import UTC
+
+    from services.capture.intake import lead_from_payload
+    from shared.events import make_event
+
+    lead = lead_from_payload(orjson.loads(lead_body("relay", 1)), provider="api",
+                             channel="api", now=datetime.now(UTC))
+    data = lead.model_dump(mode="json")
+    data["score"] = {"points": 75, "temperature": "hot", "stage": "mql", "model": "bench",
+                     "reasons": [{"rule": "vp", "points": 15}, {"rule": "demo", "points": 25}]}
+    data["assignment"] = {"kind": "rep", "rep_id": "ana", "team_id": "enterprise",
+                          "attempt": 1, "rule": "enterprise", "strategy": "round_robin"}
+    return make_event("lead.routed", "bench", data).encode()
+
+
 async def bare_relay(bootstrap: str, n: int) -> float:
     names = [f"relay.hop{i}" for i in range(5)]
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
@@ -252,7 +269,7 @@ async def bare_relay(bootstrap: str, n: int) -> float:
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2,
                                     max_batch_size=256 * 1024)
         await producer.start()
-        payload = lead_body("relay", 1) * 3  # about the size of a lead event
+        payload = relay_payload()
         started = time.monotonic()
 
         async def produce() -> None:
