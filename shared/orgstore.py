@@ -27,7 +27,7 @@ async def apply_org(engine: AsyncEngine, path: Path) -> OrgFile:
         if latest != org.version:
             await conn.execute(
                 text("INSERT INTO org.versions (version, filename, body, source_yaml) "
-                     "VALUES (:v, :f, CAST(:b AS jsonb), :s)"),
+                     "VALUES (:v, :f, CAST(:b AS json), :s)"),
                 {"v": org.version, "f": path.name, "b": org.model_dump_json(), "s": source},
             )
     return org

@@ -1,5 +1,9 @@
 """Foundation: one schema per service, plus the applied org files.
 
+Documents (leads, events, decision records) are `json`, not `jsonb`: each is written once
+per lead on the hot path and read back whole; nothing queries inside them, and `json`
+(validated text) costs the database far less to write than building `jsonb`.
+
 Revision ID: 0001
 Revises:
 """
@@ -17,7 +21,7 @@ CREATE TABLE org.versions (
     id          bigserial PRIMARY KEY,
     version     text NOT NULL,
     filename    text NOT NULL,
-    body        jsonb NOT NULL,
+    body        json NOT NULL,
     source_yaml text NOT NULL,
     applied_at  timestamptz NOT NULL DEFAULT now()
 );
@@ -40,8 +44,8 @@ CREATE TABLE enrich.persons (
     first_seen_at  timestamptz NOT NULL,
     last_lead_id   uuid NOT NULL,
     last_seen_at   timestamptz NOT NULL,
-    first_source   jsonb NOT NULL,
-    profile        jsonb NOT NULL
+    first_source   json NOT NULL,
+    profile        json NOT NULL
 );
 CREATE TABLE enrich.person_leads (
     lead_id     uuid PRIMARY KEY,
@@ -53,7 +57,7 @@ CREATE TABLE enrich.accounts (
     name          text NOT NULL,
     owner_rep_id  text,
     segment       text,
-    attributes    jsonb NOT NULL DEFAULT '{}'::jsonb,
+    attributes    json NOT NULL DEFAULT '{}'::json,
     updated_at    timestamptz NOT NULL DEFAULT now()
 );
 CREATE TABLE enrich.account_domains (
@@ -68,7 +72,7 @@ CREATE TABLE score.scores (
     points       integer NOT NULL,
     temperature  text NOT NULL,
     stage        text NOT NULL,
-    reasons      jsonb NOT NULL,
+    reasons      json NOT NULL,
     model        text NOT NULL,
     scored_at    timestamptz NOT NULL
 );
@@ -77,7 +81,7 @@ CREATE SCHEMA IF NOT EXISTS route;
 CREATE TABLE route.leads (
     lead_id      uuid PRIMARY KEY,
     person_key   text NOT NULL,
-    lead         jsonb NOT NULL,
+    lead         json NOT NULL,
     received_at  timestamptz NOT NULL,
     updated_at   timestamptz NOT NULL
 );
@@ -95,8 +99,8 @@ CREATE TABLE route.assignments (
     org_version  text NOT NULL,
     event_id     uuid NOT NULL,
     assigned_at  timestamptz NOT NULL,
-    decision     jsonb NOT NULL DEFAULT '{}'::jsonb,
-    event        jsonb NOT NULL,
+    decision     json NOT NULL DEFAULT '{}'::json,
+    event        json NOT NULL,
     PRIMARY KEY (lead_id, attempt)
 );
 CREATE INDEX assignments_rep ON route.assignments (rep_id) WHERE rep_id IS NOT NULL;
@@ -104,7 +108,7 @@ CREATE TABLE route.rotations (
     team_id      text PRIMARY KEY,
     last_rep_id  text,
     turns        bigint NOT NULL DEFAULT 0,
-    state        jsonb NOT NULL DEFAULT '{}'::jsonb,
+    state        json NOT NULL DEFAULT '{}'::json,
     updated_at   timestamptz NOT NULL DEFAULT now()
 );
 CREATE TABLE route.reps (
@@ -132,7 +136,7 @@ CREATE TABLE route.journey (
     lead_id  uuid NOT NULL,
     at       timestamptz NOT NULL,
     step     text NOT NULL,
-    detail   jsonb NOT NULL DEFAULT '{}'::jsonb,
+    detail   json NOT NULL DEFAULT '{}'::json,
     dedupe   text NOT NULL UNIQUE
 );
 CREATE INDEX journey_lead ON route.journey (lead_id, at);

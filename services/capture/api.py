@@ -157,9 +157,12 @@ class Capture:
 
     async def _accept_leads(self, leads: list[Lead], provider: str) -> list[Reply]:
         try:
-            states = await asyncio.gather(*(self.receipts.record(Receipt(
-                lead.lead_id, provider, None, lead.person_key, lead.received_at))
-                for lead in leads))
+            receipts = [Receipt(lead.lead_id, provider, None, lead.person_key, lead.received_at)
+                        for lead in leads]
+            # One lead (a request of its own) joins other requests' group commit; a batch
+            # request is its own group.
+            states = ([await self.receipts.record(receipts[0])] if len(receipts) == 1
+                      else await self.receipts.record_many(receipts))
         except RetryableError as exc:
             log.warning("receipts not written: %s", exc)
             return [_unavailable(provider, "database unavailable; retry later")] * len(leads)
@@ -184,8 +187,10 @@ class Capture:
                 log.warning("broker did not acknowledge %d lead(s): %r", len(out), exc)
                 return [_unavailable(provider, "broker unavailable; retry later")] * len(leads)
             try:
-                await asyncio.gather(*(self.receipts.mark_published(o.event.subject)
-                                       for o in out))
+                if len(out) == 1:
+                    await self.receipts.mark_published(out[0].event.subject)
+                else:
+                    await self.receipts.mark_many_published([o.event.subject for o in out])
             except RetryableError as exc:
                 # The events are out; a retry publishes them once more (same lead_id and
                 # event id, so the pipeline treats it as the same lead). Accepting is right.

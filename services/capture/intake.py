@@ -35,6 +35,7 @@ from services.enrich.enrichment import (
     person_key,
     split_full_name,
 )
+from shared.events import uuid5_str
 from shared.lead import Lead
 
 LEAD_NS = uuid.UUID("1e4f6b8a-4c1d-5b7e-8f3a-6c6561646964")
@@ -67,9 +68,9 @@ def derive_lead_id(provider: str, sender_id: str | None, payload: dict[str, Any]
     """UUIDv5 from the source and the sender's own id (or Idempotency-Key); else from a hash
     of the content, so a retried delivery is the same lead."""
     if sender_id:
-        return str(uuid.uuid5(LEAD_NS, f"{provider}:id:{sender_id}"))
+        return uuid5_str(LEAD_NS, f"{provider}:id:{sender_id}")
     digest = hashlib.sha256(_canonical_json(payload)).hexdigest()
-    return str(uuid.uuid5(LEAD_NS, f"{provider}:content:{digest}"))
+    return uuid5_str(LEAD_NS, f"{provider}:content:{digest}")
 
 
 def _canonical_json(payload: Any) -> bytes:

@@ -59,6 +59,13 @@ class ReceiptStore:
     async def mark_published(self, lead_id: str) -> None:
         await self._published.submit(lead_id)
 
+    async def record_many(self, receipts: list[Receipt]) -> list[ReceiptState]:
+        """A batch request's receipts in one statement (no need to group callers)."""
+        return await self._record_many(receipts)
+
+    async def mark_many_published(self, lead_ids: list[str]) -> None:
+        await self._mark_many(lead_ids)
+
     async def _record_many(self, receipts: list[Receipt]) -> list[ReceiptState]:
         # One lead may appear twice in a batch (concurrent retries); unnest + ON CONFLICT
         # cannot touch one row twice, so send each id once and share its answer.

@@ -76,9 +76,12 @@ _PLAIN_EMAIL = re.compile(
 )
 
 
+_SPECIAL_USE = frozenset(email_validator.SPECIAL_USE_DOMAIN_NAMES)
+assert all("." not in name for name in _SPECIAL_USE)  # single labels: a TLD lookup suffices
+
+
 def _special_use(domain: str) -> bool:
-    return any(domain == name or domain.endswith("." + name)
-               for name in email_validator.SPECIAL_USE_DOMAIN_NAMES)
+    return domain.rpartition(".")[2] in _SPECIAL_USE
 
 
 def _check_email(raw: str | None) -> tuple[str | None, str | None]:

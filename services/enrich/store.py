@@ -52,8 +52,8 @@ async def save_persons(conn: AsyncConnection, persons: list[Person],
         await conn.execute(text("""
             INSERT INTO enrich.persons (person_key, first_lead_id, first_seen_at, last_lead_id,
                                         last_seen_at, first_source, profile)
-            SELECT k, CAST(f AS uuid), fs, CAST(l AS uuid), ls, CAST(src AS jsonb),
-                   CAST(prof AS jsonb)
+            SELECT k, CAST(f AS uuid), fs, CAST(l AS uuid), ls, CAST(src AS json),
+                   CAST(prof AS json)
             FROM unnest(CAST(:k AS text[]), CAST(:f AS text[]), CAST(:fs AS timestamptz[]),
                         CAST(:l AS text[]), CAST(:ls AS timestamptz[]), CAST(:src AS text[]),
                         CAST(:prof AS text[])) AS t(k, f, fs, l, ls, src, prof)
@@ -125,7 +125,7 @@ async def upsert_accounts(conn: AsyncConnection, accounts: list[dict[str, Any]])
         return 0
     await conn.execute(text("""
         INSERT INTO enrich.accounts (id, name, owner_rep_id, segment, attributes, updated_at)
-        SELECT i, n, o, s, CAST(a AS jsonb), now()
+        SELECT i, n, o, s, CAST(a AS json), now()
         FROM unnest(CAST(:i AS text[]), CAST(:n AS text[]), CAST(:o AS text[]),
                     CAST(:s AS text[]), CAST(:a AS text[])) AS t(i, n, o, s, a)
         ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, owner_rep_id = EXCLUDED.owner_rep_id,

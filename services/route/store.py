@@ -42,7 +42,7 @@ async def save_rotations(conn: AsyncConnection, rotations: list[Rotation]) -> No
     if not rotations:
         return
     await conn.execute(text("""
-        UPDATE route.rotations r SET last_rep_id = x.l, turns = x.n, state = CAST(x.s AS jsonb),
+        UPDATE route.rotations r SET last_rep_id = x.l, turns = x.n, state = CAST(x.s AS json),
                updated_at = now()
         FROM unnest(CAST(:t AS text[]), CAST(:l AS text[]), CAST(:n AS bigint[]),
                     CAST(:s AS text[])) AS x(t, l, n, s)
@@ -99,7 +99,7 @@ async def save_leads(conn: AsyncConnection, leads: list[dict[str, Any]], now: da
         return
     await conn.execute(text("""
         INSERT INTO route.leads (lead_id, person_key, lead, received_at, updated_at)
-        SELECT CAST(i AS uuid), k, CAST(l AS jsonb), r, :now
+        SELECT CAST(i AS uuid), k, CAST(l AS json), r, :now
         FROM unnest(CAST(:i AS text[]), CAST(:k AS text[]), CAST(:l AS text[]),
                     CAST(:r AS timestamptz[])) AS x(i, k, l, r)
         ON CONFLICT (lead_id) DO UPDATE SET lead = EXCLUDED.lead, updated_at = EXCLUDED.updated_at
@@ -130,7 +130,7 @@ async def insert_assignments(conn: AsyncConnection, rows: list[AssignmentRow]) -
         INSERT INTO route.assignments (lead_id, attempt, kind, rep_id, team_id, track, queue,
             rule, reason, strategy, org_version, event_id, assigned_at, decision, event)
         SELECT CAST(i AS uuid), at, k, rep, team, tr, q, ru, re, st, ov, CAST(e AS uuid), ts,
-               CAST(d AS jsonb), CAST(ev AS jsonb)
+               CAST(d AS json), CAST(ev AS json)
         FROM unnest(CAST(:i AS text[]), CAST(:at AS int[]), CAST(:k AS text[]),
                     CAST(:rep AS text[]), CAST(:team AS text[]), CAST(:tr AS text[]),
                     CAST(:q AS text[]), CAST(:ru AS text[]), CAST(:re AS text[]),
@@ -218,7 +218,7 @@ async def add_journey(conn: AsyncConnection, entries: list[tuple[str, datetime, 
         return
     await conn.execute(text("""
         INSERT INTO route.journey (lead_id, at, step, detail, dedupe)
-        SELECT CAST(i AS uuid), a, s, CAST(d AS jsonb), k
+        SELECT CAST(i AS uuid), a, s, CAST(d AS json), k
         FROM unnest(CAST(:i AS text[]), CAST(:a AS timestamptz[]), CAST(:s AS text[]),
                     CAST(:d AS text[]), CAST(:k AS text[])) AS x(i, a, s, d, k)
         ON CONFLICT (dedupe) DO NOTHING"""), {

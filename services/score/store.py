@@ -18,7 +18,7 @@ async def save_scores(conn: AsyncConnection, rows: list[dict[str, Any]],
     await conn.execute(text("""
         INSERT INTO score.scores (lead_id, person_key, points, temperature, stage, reasons,
                                   model, scored_at)
-        SELECT CAST(i AS uuid), k, p, t, s, CAST(r AS jsonb), m, :at
+        SELECT CAST(i AS uuid), k, p, t, s, CAST(r AS json), m, :at
         FROM unnest(CAST(:i AS text[]), CAST(:k AS text[]), CAST(:p AS int[]),
                     CAST(:t AS text[]), CAST(:s AS text[]), CAST(:r AS text[]),
                     CAST(:m AS text[])) AS x(i, k, p, t, s, r, m)

@@ -177,3 +177,10 @@ def test_derived_id_is_a_fixed_uuid5() -> None:
 def test_garbage_is_a_permanent_error(value: bytes | None, message: str) -> None:
     with pytest.raises(PermanentError, match=message):
         decode_event(value)
+
+
+@pytest.mark.parametrize("name", ["", "a", "lead/routed/1", "ünïcode ✓", "x" * 500])
+def test_fast_uuid5_matches_the_standard_library(name: str) -> None:
+    from shared.events import LEADFLOW_NS, uuid5_str
+
+    assert uuid5_str(LEADFLOW_NS, name) == str(uuid.uuid5(LEADFLOW_NS, name))
