@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError, KafkaTimeoutError
 from aiokafka.structs import OffsetAndMetadata
 
 from shared import kafka, metrics, topics
@@ -45,6 +45,7 @@ Handler = Callable[[list[Event]], Awaitable[list[Outgoing]]]
 BACKOFF_START_S = 0.1
 BACKOFF_MAX_S = 5.0
 SMALL_PUBLISH = 8
+REQUEST_TIMEOUT_S = 15.0  # as the producer's request_timeout_ms (shared.kafka)
 
 
 @dataclass
@@ -126,15 +127,28 @@ class Publisher:
             batch = self.producer.create_batch()
             for key, value, headers in items:
                 if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
-                    futures.append(await self.producer.send_batch(batch, topic,
-                                                                  partition=partition))
+                    futures.append(await self._enqueue(batch, topic, partition))
                     batch = self.producer.create_batch()
                     if batch.append(key=key, value=value, timestamp=None,
                                     headers=headers) is None:
                         raise PermanentError(f"record larger than the producer's batch size "
                                              f"for {topic}")
-            futures.append(await self.producer.send_batch(batch, topic, partition=partition))
+            futures.append(await self._enqueue(batch, topic, partition))
         return futures
+
+    async def _enqueue(self, batch: object, topic: str, partition: int) -> asyncio.Future[object]:
+        """`send_batch`, waiting as long as the producer's request timeout for the
+        partition's previous batch to drain. aiokafka's own wait subtracts the elapsed time
+        cumulatively, so under load it gives up long before its timeout; here the wait is
+        measured once."""
+        deadline = time.monotonic() + REQUEST_TIMEOUT_S
+        while True:
+            try:
+                return await self.producer.send_batch(batch, topic, partition=partition)
+            except KafkaTimeoutError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.005)
 
 
 class ConsumeLoop:

@@ -13,7 +13,8 @@ Kafka relay on the same broker in the same run. Prints numbers; asserts nothing.
 
 Environment: BENCH_LEADS (default 20000), BENCH_RATE (500), BENCH_RATE_SECONDS (20),
 BENCH_CONNECTIONS (32), BENCH_BATCH (100 leads per request in the saturation phase),
-BENCH_SINGLE (5000 single-lead requests for the capture figure).
+BENCH_BATCH_CONNECTIONS (8), BENCH_SINGLE (5000 single-lead requests for the capture
+figure).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ RATE = int(os.environ.get("BENCH_RATE", "500"))
 RATE_SECONDS = float(os.environ.get("BENCH_RATE_SECONDS", "20"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 BATCH = int(os.environ.get("BENCH_BATCH", "100"))
+BATCH_CONNECTIONS = int(os.environ.get("BENCH_BATCH_CONNECTIONS", "8"))
 SINGLE = int(os.environ.get("BENCH_SINGLE", "5000"))
 
 
@@ -142,7 +144,7 @@ def lead_body(run: str, i: int) -> bytes:
 
 
 async def send_all(port: int, bodies: list[bytes], rate: float | None,
-                   path: str = "/v1/leads") -> tuple[float, int]:
+                   path: str = "/v1/leads", connections: int | None = None) -> tuple[float, int]:
     """Post every body; with `rate`, open-loop at that many per second."""
     queue: asyncio.Queue[bytes | None] = asyncio.Queue()
     failures = 0
@@ -158,7 +160,7 @@ async def send_all(port: int, bodies: list[bytes], rate: float | None,
                 failures += 1
                 await asyncio.sleep(0.2)
 
-    workers = [asyncio.create_task(worker()) for _ in range(CONNECTIONS)]
+    workers = [asyncio.create_task(worker()) for _ in range(connections or CONNECTIONS)]
     started = time.monotonic()
     if rate is None:
         for body in bodies:
@@ -326,7 +328,7 @@ async def main() -> None:
         bodies = [lead_body(run, i) for i in range(N)]
         started = time.monotonic()
         sent_in, failures = await send_all(stack.capture_port, batches_of(bodies, BATCH), None,
-                                           "/v1/leads/batch")
+                                           "/v1/leads/batch", BATCH_CONNECTIONS)
         accepted = N / sent_in
         await drain(reader, N, 600)
         done = max((t for _, t in reader.seen.values()), default=time.monotonic())
