@@ -27,7 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared import db, kafka
+from shared import db, kafka, metrics  # noqa: F401 - every service exports every family
 from shared.events import utcnow
 from shared.loop import ConsumeLoop, Publisher
 from shared.orgstore import OrgCache

@@ -161,6 +161,33 @@ def test_fifty_leads_are_routed_each_exactly_once_hot_to_reps_cold_to_nurture(up
     assert "leadflow_speed_to_lead_seconds_count" in metrics
 
 
+METRIC_FAMILIES = ("leadflow_speed_to_lead_seconds", "leadflow_leads_received_total",
+                   "leadflow_events_total", "leadflow_stage_seconds",
+                   "leadflow_sla_breaches_total", "leadflow_sla_met_total",
+                   "leadflow_first_touch_seconds", "leadflow_assignments_total",
+                   "leadflow_consumer_lag_messages")
+
+
+@pytest.mark.parametrize("service", ["capture", "enrich", "score", "route"])
+def test_every_service_exports_the_contract_metrics(up: Up, service: str) -> None:
+    text = httpx.get(f"http://127.0.0.1:{up.port(service)}/metrics").text
+    missing = [m for m in METRIC_FAMILIES if f"# TYPE {m}" not in text]
+    assert missing == []
+    ready = httpx.get(f"http://127.0.0.1:{up.port(service)}/readyz")
+    assert ready.status_code == 200 and ready.json()["ready"] is True
+
+
+def test_leadflow_tail_prints_routed_leads(up: Up) -> None:
+    env = {**up.env}
+    result = subprocess.run(
+        [sys.executable, "-m", "shared.cli", "tail", "leads.routed", "--from-beginning",
+         "--limit", "3"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 3
+    assert all("lead.routed" in line and "->" in line for line in lines)
+
+
 def test_a_killed_service_is_restarted_and_the_pipeline_keeps_going(up: Up) -> None:
     children = psutil.Process(up.process.pid).children()
     score = next(c for c in children if c.cmdline()[-1] == "score")
