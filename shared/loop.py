@@ -29,8 +29,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError, KafkaTimeoutError
+from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import OffsetAndMetadata
 
 from shared import kafka, metrics, topics
@@ -226,7 +226,7 @@ class ConsumeLoop:
         finally:
             try:
                 await self.consumer.stop()
-            except Exception as exc:  # leaving the group is best effort at shutdown
+            except Exception as exc:  # leaving the group is best effort at shutdown  # noqa: BLE001 - the loop's contract: any fault of a record is handled
                 log.warning("consumer stop failed: %s", exc)
 
     # -- one batch ---------------------------------------------------------------------
@@ -240,7 +240,7 @@ class ConsumeLoop:
             try:
                 events.append(decode_event(record.value))
                 origin.append(record)
-            except Exception as exc:  # decode failures are permanent by definition
+            except Exception as exc:  # decode failures are permanent by definition  # noqa: BLE001 - the loop's contract: any fault of a record is handled
                 dead.append(DeadLetter(record, f"undecodable: {exc}"))
 
         outgoing, more_dead, retried = await self._handle(events, origin)
@@ -288,7 +288,7 @@ class ConsumeLoop:
             return out, [], retried + r
         except RetryableError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the loop's contract: any fault of a record is handled
             log.warning("batch of %d failed (%r); handling records one at a time",
                         len(events), exc)
         outgoing: list[Outgoing] = []
@@ -302,7 +302,7 @@ class ConsumeLoop:
                     outgoing.extend(out)
                     last_error = None
                     break
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - the loop's contract: any fault of a record is handled
                     last_error = exc
                     if attempt < self.settings.max_attempts:
                         retried += 1

@@ -58,7 +58,7 @@ class Child:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "shared.cli", "serve", self.service],
                 env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, preexec_fn=_die_with_parent,
+                start_new_session=True, preexec_fn=_die_with_parent,  # noqa: PLW1509 - before threads
             )
         self.started_at = time.monotonic()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import Any
 
@@ -20,7 +19,7 @@ def summarize(value: bytes | None) -> str:
     """One line per event: when, what, which lead, and what was decided."""
     try:
         event = decode_event(value)
-    except Exception:
+    except Exception:  # noqa: BLE001 - not an event: print it raw
         return (value or b"").decode("utf-8", "replace")
     d: dict[str, Any] = event.data
     parts = [event.time[11:23], f"{event.type:<16}", d.get("lead_id", "")[:8]]
@@ -47,7 +46,7 @@ async def _assigned_consumer(settings: Settings, topic: str) -> tuple[AIOKafkaCo
     await kafka.start_client(consumer)
     partitions = consumer.partitions_for_topic(topic)
     if partitions is None:
-        await consumer._client.force_metadata_update()  # noqa: SLF001 - fresh topic metadata
+        await consumer._client.force_metadata_update()
         partitions = consumer.partitions_for_topic(topic)
     if not partitions:
         await consumer.stop()

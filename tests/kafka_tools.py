@@ -42,7 +42,7 @@ async def read_topic(settings: Settings, topic: str, *, expect: int, timeout: fl
         name = settings.topic(topic)
         parts = consumer.partitions_for_topic(name)
         if not parts:
-            await consumer._client.force_metadata_update()  # noqa: SLF001
+            await consumer._client.force_metadata_update()
             parts = consumer.partitions_for_topic(name) or set()
         tps = [TopicPartition(name, p) for p in sorted(parts)]
         consumer.assign(tps)

@@ -11,8 +11,8 @@ from services.enrich import store
 from services.enrich.enrichment import enrich_lead
 from services.enrich.linking import Person, link_person, match_account
 from shared import db, topics
-from shared.lead import check_lead
 from shared.events import Event, Outgoing, derived_id, make_event
+from shared.lead import check_lead
 from shared.service import Runtime
 
 SERVICE = "enrich"

@@ -4,6 +4,7 @@ the SLA timer loop, and the admin API."""
 from __future__ import annotations
 
 import asyncio
+
 from services.route.api import build_router
 from services.route.handlers import handle_route_batch
 from services.route.timers import run_timers

@@ -115,7 +115,7 @@ async def test_with_the_broker_down_capture_answers_503_and_a_retry_publishes(
     broker = embedded.start_broker(broker_dir, port)
     own = settings.model_copy(update={"kafka_bootstrap_servers": broker.bootstrap})
     try:
-        async with capture_client(own) as (client, rt):
+        async with capture_client(own) as (client, _rt):
             lead = {"email": "patient@retry.example"}
             headers = {**auth(own), "Idempotency-Key": "down-1"}
             assert (await client.post("/v1/leads", json=lead, headers=headers)).status_code == 202

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-import orjson
 import pytest
 from sqlalchemy import text
 
