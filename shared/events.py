@@ -66,6 +66,9 @@ class Event:
     time: str = field(default_factory=lambda: utcnow().isoformat())
     dataschema: str = ""
     _encoded: bytes | None = field(default=None, repr=False, compare=False)
+    # `data` already serialized (capture's validated lead, straight from pydantic);
+    # then `data` holds only what the envelope needs (`lead_id`).
+    _data_json: bytes | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.dataschema:
@@ -88,7 +91,12 @@ class Event:
         """The record value; computed once (route stores and publishes the same bytes).
         Do not change `data` after encoding."""
         if self._encoded is None:
-            self._encoded = orjson.dumps(self.to_dict())
+            if self._data_json is not None:
+                envelope = self.to_dict()
+                del envelope["data"]
+                self._encoded = orjson.dumps(envelope)[:-1] + b',"data":' + self._data_json + b"}"
+            else:
+                self._encoded = orjson.dumps(self.to_dict())
         return self._encoded
 
 

@@ -507,14 +507,14 @@ class OrgFile(_Model):
         self._rep_team = {r.id: t for t in self.teams for r in t.reps}
 
     def team(self, team_id: str) -> Team | None:
-        return self._teams.get(team_id)
+        return self.__pydantic_private__["_teams"].get(team_id)  # type: ignore[index]
 
     def rep(self, rep_id: str) -> Rep | None:
-        return self._reps.get(rep_id)
+        return self.__pydantic_private__["_reps"].get(rep_id)  # type: ignore[index]
 
     def team_of(self, rep_id: str) -> Team | None:
         """The team a rep belongs to."""
-        return self._rep_team.get(rep_id)
+        return self.__pydantic_private__["_rep_team"].get(rep_id)  # type: ignore[index]
 
     # cached_property keeps the value in the instance dict: read per lead, it must not go
     # through pydantic's private-attribute lookup.

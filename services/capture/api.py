@@ -24,7 +24,7 @@ from services.capture.intake import InvalidLead, lead_from_payload
 from services.capture.store import Receipt, ReceiptStore
 from shared import metrics, topics
 from shared.errors import RetryableError
-from shared.events import Outgoing, derived_id, make_event
+from shared.events import Event, Outgoing, derived_id
 from shared.lead import Lead
 from shared.service import Runtime
 
@@ -176,8 +176,10 @@ class Capture:
             # A redelivery after a failed publish keeps the first acceptance time.
             lead.received_at = state.received_at
             lead.timings.received_at = state.received_at
-            event = make_event("lead.captured", SERVICE, lead.model_dump(mode="json"),
-                               event_id=derived_id(lead.lead_id, "captured"))
+            event = Event(type="lead.captured", source=f"/leadflow/{SERVICE}",
+                          subject=lead.lead_id, data={"lead_id": lead.lead_id},
+                          id=derived_id(lead.lead_id, "captured"),
+                          _data_json=lead.model_dump_json().encode())
             out.append(Outgoing(topics.CAPTURED, lead.person_key, event))
         if out:
             try:
