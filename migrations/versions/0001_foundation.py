@@ -78,13 +78,6 @@ CREATE TABLE score.scores (
 );
 
 CREATE SCHEMA IF NOT EXISTS route;
-CREATE TABLE route.leads (
-    lead_id      uuid PRIMARY KEY,
-    person_key   text NOT NULL,
-    lead         json NOT NULL,
-    received_at  timestamptz NOT NULL,
-    updated_at   timestamptz NOT NULL
-);
 CREATE TABLE route.assignments (
     lead_id      uuid NOT NULL,
     attempt      integer NOT NULL,

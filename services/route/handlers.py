@@ -116,11 +116,9 @@ async def route_leads(conn: Any, rt: Runtime, org: OrgFile, leads: list[dict[str
         event = make_event("lead.routed", SERVICE, lead, event_id=event_id, at=now)
         rows.append(store.AssignmentRow(lead_id, assignment, org.version, event_id, now,
                                         decision.record(org.version), event.encode()))
-        journey.append((lead_id, now, "routed", {**assignment, "decision": lead["decision"]},
-                        f"{lead_id}:routed:1"))
+        journey.append((lead_id, now, "routed", assignment, f"{lead_id}:routed:1"))
         fresh.append(lead)
         out.append(Outgoing(topics.ROUTED, lead["person_key"], event))
-    await store.save_leads(conn, unique, now)
     inserted = await store.insert_assignments(conn, rows)
     if len(inserted) != len(rows):
         # Only possible if another writer bypassed the rotation lock; refuse to publish a

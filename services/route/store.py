@@ -1,5 +1,5 @@
-"""Route's tables: leads as last seen, assignments (one per lead and attempt, with their
-decision record), team rotations (locked while a batch decides), rep availability, SLA
+"""Route's tables: assignments (one per lead and attempt, with their decision record and
+the event published for it, whose data is the lead as it then stood), team rotations (locked while a batch decides), rep availability, SLA
 timers and the journey log."""
 
 from __future__ import annotations
@@ -94,22 +94,6 @@ async def reps_tried(conn: AsyncConnection, lead_id: str) -> frozenset[str]:
     return frozenset(rows)
 
 
-async def save_leads(conn: AsyncConnection, leads: list[dict[str, Any]], now: datetime) -> None:
-    if not leads:
-        return
-    await conn.execute(text("""
-        INSERT INTO route.leads (lead_id, person_key, lead, received_at, updated_at)
-        SELECT CAST(i AS uuid), k, CAST(l AS json), r, :now
-        FROM unnest(CAST(:i AS text[]), CAST(:k AS text[]), CAST(:l AS text[]),
-                    CAST(:r AS timestamptz[])) AS x(i, k, l, r)
-        ON CONFLICT (lead_id) DO UPDATE SET lead = EXCLUDED.lead, updated_at = EXCLUDED.updated_at
-        """), {
-        "now": now, "i": [x["lead_id"] for x in leads], "k": [x["person_key"] for x in leads],
-        "l": [_json(x) for x in leads],
-        "r": [datetime.fromisoformat(x["received_at"]) for x in leads],
-    })
-
-
 @dataclass
 class AssignmentRow:
     lead_id: str
@@ -185,8 +169,9 @@ async def claim_due_timers(conn: AsyncConnection, now: datetime, limit: int) -> 
     """Due open timers, locked; replicas skip each other's rows, so each fires once."""
     return list((await conn.execute(text("""
         SELECT t.lead_id, t.attempt, t.rep_id, t.team_id, t.temperature, t.clock,
-               t.started_at, t.due_at, l.lead
-        FROM route.sla_timers t JOIN route.leads l USING (lead_id)
+               t.started_at, t.due_at, a.event
+        FROM route.sla_timers t
+        JOIN route.assignments a ON a.lead_id = t.lead_id AND a.attempt = t.attempt
         WHERE t.state = 'open' AND t.due_at <= :now
         ORDER BY t.due_at
         LIMIT :limit
@@ -229,9 +214,12 @@ async def add_journey(conn: AsyncConnection, entries: list[tuple[str, datetime, 
 
 
 async def load_lead(conn: AsyncConnection, lead_id: str) -> dict[str, Any] | None:
+    """The lead as it stands: the data of its latest assignment event (route keeps no
+    second copy)."""
     row = (await conn.execute(text(
-        "SELECT lead FROM route.leads WHERE lead_id = CAST(:i AS uuid)"), {"i": lead_id})).first()
-    return None if row is None else dict(row.lead)
+        "SELECT event FROM route.assignments WHERE lead_id = CAST(:i AS uuid) "
+        "ORDER BY attempt DESC LIMIT 1"), {"i": lead_id})).first()
+    return None if row is None else dict(row.event["data"])
 
 
 async def load_journey(conn: AsyncConnection, lead_id: str) -> dict[str, list[Any]]:

@@ -82,7 +82,7 @@ async def fire_due_timers(rt: Runtime, now: datetime) -> int:
         changed: dict[str, Rotation] = {}
         for t in due:
             lead_id = str(t.lead_id)
-            lead = dict(t.lead)
+            lead = dict(t.event["data"])
             person = lead["person_key"]
             current = {"kind": "rep", "rep_id": t.rep_id, "team_id": t.team_id,
                        "attempt": t.attempt}
@@ -117,7 +117,6 @@ async def fire_due_timers(rt: Runtime, now: datetime) -> int:
             journey.append((lead_id, now, "reassigned", assignment,
                             f"{lead_id}:reassigned:{assignment['attempt']}"))
             out.append(Outgoing(topics.ROUTED, person, event))
-            await store.save_leads(conn, [lead], now)
         await store.close_timers(conn, [(str(t.lead_id), t.attempt) for t in due], "breached", now)
         await store.insert_assignments(conn, rows)
         await store.insert_timers(conn, timers)

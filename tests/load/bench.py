@@ -4,13 +4,15 @@ Kafka relay on the same broker in the same run. Prints numbers; asserts nothing.
 1. Starts `leadflow up` in a fresh data dir (fresh in-memory broker, fresh database).
 2. Bare relay: N messages through 4 hops of consume -> produce -> commit (4 processes,
    no logic), timed from the first produce to the last record out of hop 4.
-3. Saturation: N leads posted over HTTP (keep-alive connections, pipelined by many
+3. Saturation, right after the relay so both run on fresh topics: N leads posted over HTTP
+   in batched requests (keep-alive connections, pipelined by many
    concurrent senders) through capture -> enrich -> score -> route; sustained leads/s is
    N over the time from the first POST to the last `lead.routed` read back; speed-to-lead
    is each lead's `routed_at - received_at`. "Steady" rates (relay and pipeline alike)
    count the records that arrived between the 10th and 90th percentile of arrival times,
    leaving out ramp-up and drain; first-to-last rates are printed beside them.
-4. Offered load: leads at a fixed rate (default 500/s) for a while; speed-to-lead
+4. Single-lead requests (as forms and webhooks send them): capture's accepted rate.
+5. Offered load: single-lead requests at a fixed rate (default 500/s) for a while; speed-to-lead
    percentiles at that rate.
 
 Environment: BENCH_LEADS (default 20000), BENCH_RATE (500), BENCH_RATE_SECONDS (20),
@@ -327,17 +329,6 @@ async def main() -> None:
         await reader.start()
         run = f"r{int(time.time())}"
 
-        # Single-lead requests, as web forms and webhooks send them.
-        bodies = [lead_body(run + "s", i) for i in range(SINGLE)]
-        started = time.time()  # wall clock: compared with record timestamps
-        sent_in, failures = await send_all(stack.capture_port, bodies, None)
-        await drain(reader, SINGLE, 300)
-        done = max((t for _, t in reader.seen.values()), default=time.time())
-        print(f"single-lead requests:      {SINGLE / sent_in:8.0f} leads/s accepted by capture, "
-              f"{len(reader.seen) / (done - started):.0f} leads/s routed "
-              f"({SINGLE} leads, {CONNECTIONS} connections, {failures} retried)", flush=True)
-        reader.seen.clear()
-
         # Saturation: the whole pipeline, fed by batched requests (POST /v1/leads/batch).
         bodies = [lead_body(run, i) for i in range(N)]
         started = time.time()  # wall clock: compared with record timestamps
@@ -359,6 +350,18 @@ async def main() -> None:
               f"({whole / relay_whole:.2f} first to last)", flush=True)
 
         reader.seen.clear()
+
+        # Single-lead requests, as web forms and webhooks send them.
+        bodies = [lead_body(run + "s", i) for i in range(SINGLE)]
+        started = time.time()  # wall clock: compared with record timestamps
+        sent_in, failures = await send_all(stack.capture_port, bodies, None)
+        await drain(reader, SINGLE, 300)
+        done = max((t for _, t in reader.seen.values()), default=time.time())
+        print(f"single-lead requests:      {SINGLE / sent_in:8.0f} leads/s accepted by capture, "
+              f"{len(reader.seen) / (done - started):.0f} leads/s routed "
+              f"({SINGLE} leads, {CONNECTIONS} connections, {failures} retried)", flush=True)
+        reader.seen.clear()
+
         count = int(RATE * RATE_SECONDS)
         bodies = [lead_body(run + "o", i) for i in range(count)]
         sent_in, failures = await send_all(stack.capture_port, bodies, RATE)
