@@ -17,7 +17,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,9 @@ __all__ = [
 ]
 
 _DATA = Path(__file__).resolve().parent / "data"
+# The functions of one string marked with lru_cache run for every lead, and real traffic
+# repeats the same domains, countries, names and titles: their answers are memoized.
+MEMO_SIZE = 65536
 
 # --------------------------------------------------------------------------- email
 
@@ -229,6 +232,7 @@ COUNTRY_ALIASES: dict[str, str] = {
 _REGIONS = frozenset(phonenumbers.SUPPORTED_REGIONS)
 
 
+@lru_cache(maxsize=MEMO_SIZE)
 def normalize_country(raw: str | None) -> str | None:
     """ISO 3166-1 alpha-2 for a code (`de`, `DEU`, `UK`) or a name (`Deutschland`,
     `United States`, `España`); None when empty or not recognised.
@@ -287,6 +291,7 @@ def _extractor() -> tldextract.TLDExtract:
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
+@lru_cache(maxsize=MEMO_SIZE)
 def registered_domain(host_or_url: str | None) -> str | None:
     """The domain registered under a public suffix (`mail.acme.co.uk` → `acme.co.uk`,
     `https://www.acme.com/x` → `acme.com`); None for hosts without one (IPs, `localhost`).
@@ -332,12 +337,14 @@ def _domain_list(file_name: str) -> _DomainList:
     )
 
 
+@lru_cache(maxsize=MEMO_SIZE)
 def is_free_email_domain(domain: str | None) -> bool:
     """Whether a domain (or a subdomain of one) belongs to a free or consumer mail
     provider, by the bundled `data/free_email_domains.txt`."""
     return _domain_list("free_email_domains.txt").contains(domain)
 
 
+@lru_cache(maxsize=MEMO_SIZE)
 def is_disposable_domain(domain: str | None) -> bool:
     """Whether a domain (or a subdomain of one) is a throwaway mail service, by the
     bundled `data/disposable_domains.txt`."""
@@ -396,6 +403,7 @@ _SUFFIXES = {"jr": "Jr.", "sr": "Sr.", "ii": "II", "iii": "III", "iv": "IV", "ph
 _NAME_PIECE = re.compile(r"([-'’.])")
 
 
+@lru_cache(maxsize=MEMO_SIZE)
 def clean_name(raw: str | None) -> str | None:
     """A name trimmed with inner spaces collapsed; None if empty. Re-cased only when it
     arrived all lower or all upper (`JOSÉ MÜLLER` → `José Müller`, `mcdonald` →
@@ -600,6 +608,7 @@ _DEPARTMENT_RULES: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = (
 # fmt: on
 
 
+@lru_cache(maxsize=MEMO_SIZE)
 def classify_title(raw: str | None) -> tuple[Seniority, str | None]:
     """(seniority, department) a job title implies, by keywords.
 

@@ -21,8 +21,11 @@ async def handle_lead_enriched(batch: list[Event], rt: Runtime) -> list[Outgoing
     async with db.transaction(rt.engine) as conn:
         org = await rt.org.current(conn)
         for lead in leads:
-            lead["score"] = score_lead(lead, org.scoring, now, org.scoring_version).model_dump(
-                mode="json")
+            score = score_lead(lead, org.scoring, now, org.scoring_version)
+            lead["score"] = {"points": score.points, "temperature": score.temperature,
+                             "stage": score.stage, "model": score.model,
+                             "reasons": [{"rule": r.rule, "points": r.points}
+                                         for r in score.reasons]}
             lead.setdefault("timings", {})["scored_at"] = now.isoformat()
         await store.save_scores(conn, leads, now)
     return [
