@@ -1,18 +1,38 @@
-"""Bearer-key checks for the HTTP APIs (`LEADFLOW_API_KEY`, `LEADFLOW_ADMIN_KEY`)."""
+"""Bearer-key checks for the HTTP APIs (`LEADFLOW_API_KEY`, `LEADFLOW_ADMIN_KEY`), and
+the lead-id path parameter they share."""
 
 from __future__ import annotations
 
 import hmac
+import uuid
 
 from fastapi import HTTPException, Request
 
 
-def bearer_ok(request: Request, expected: str) -> bool:
-    header = request.headers.get("authorization", "")
+def token_matches(token: str, expected: str) -> bool:
+    """Constant-time comparison; an unset expected key matches nothing."""
+    return bool(token) and bool(expected) and hmac.compare_digest(
+        token.strip().encode(), expected.encode())
+
+
+def bearer_matches(header: str, expected: str) -> bool:
+    """An `Authorization` header value carrying `Bearer <expected>`."""
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token or not expected:
-        return False
-    return hmac.compare_digest(token.strip().encode(), expected.encode())
+    return scheme.lower() == "bearer" and token_matches(token, expected)
+
+
+def bearer_ok(request: Request, expected: str) -> bool:
+    return bearer_matches(request.headers.get("authorization", ""), expected)
+
+
+def lead_id_param(value: str) -> str:
+    """A path's lead id as a canonical UUID, or a 422 naming the field."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise HTTPException(422, {"error": "invalid request",
+                                  "errors": [{"field": "lead_id", "reason": "not a UUID"}]}
+                            ) from None
 
 
 def require_bearer(request: Request, expected: str) -> None:

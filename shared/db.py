@@ -8,7 +8,8 @@ else propagates as it is, and the loop treats it as a fault of the record.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 import asyncpg
 from sqlalchemy import exc as sa_exc
@@ -69,24 +70,21 @@ def is_transient(exc: BaseException) -> bool:
 
 
 @asynccontextmanager
-async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+async def _mapped(cm: Any) -> AsyncIterator[AsyncConnection]:
+    try:
+        async with cm as conn:
+            yield conn
+    except Exception as exc:
+        if is_transient(exc):
+            raise RetryableError(f"database unavailable: {exc.__class__.__name__}: {exc}") from exc
+        raise
+
+
+def transaction(engine: AsyncEngine) -> AbstractAsyncContextManager[AsyncConnection]:
     """One transaction; transient driver faults surface as RetryableError."""
-    try:
-        async with engine.begin() as conn:
-            yield conn
-    except Exception as exc:
-        if is_transient(exc):
-            raise RetryableError(f"database unavailable: {exc.__class__.__name__}: {exc}") from exc
-        raise
+    return _mapped(engine.begin())
 
 
-@asynccontextmanager
-async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A connection without an explicit transaction (reads)."""
-    try:
-        async with engine.connect() as conn:
-            yield conn
-    except Exception as exc:
-        if is_transient(exc):
-            raise RetryableError(f"database unavailable: {exc.__class__.__name__}: {exc}") from exc
-        raise
+def connection(engine: AsyncEngine) -> AbstractAsyncContextManager[AsyncConnection]:
+    """A connection without an explicit transaction (reads); faults mapped likewise."""
+    return _mapped(engine.connect())

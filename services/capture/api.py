@@ -8,7 +8,6 @@ Retry-After, and the sender's retry finds the receipt and completes the publish.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from services.capture.intake import InvalidLead, lead_from_payload
 from services.capture.store import Receipt, ReceiptStore
 from shared import metrics, topics
+from shared.auth import bearer_matches
 from shared.errors import RetryableError
 from shared.events import Event, Outgoing, derived_id
 from shared.lead import Lead
@@ -69,12 +69,6 @@ def _unauthorized(provider: str) -> Reply:
     return Reply(401, {"error": "unauthorized",
                        "reason": "missing or wrong key in Authorization: Bearer <key>"},
                  {"WWW-Authenticate": "Bearer"})
-
-
-def bearer_matches(header: str, expected: str) -> bool:
-    scheme, _, token = header.partition(" ")
-    return (scheme.lower() == "bearer" and bool(token) and bool(expected)
-            and hmac.compare_digest(token.strip().encode(), expected.encode()))
 
 
 class Capture:

@@ -5,7 +5,6 @@ page also accepts `?key=` so a browser can open it)."""
 from __future__ import annotations
 
 import html
-import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -17,7 +16,7 @@ from sqlalchemy import text
 from services.route import store
 from services.route.handlers import Observations, touch_lead
 from shared import db
-from shared.auth import bearer_ok, require_bearer
+from shared.auth import bearer_ok, lead_id_param, require_bearer, token_matches
 from shared.service import Runtime
 
 
@@ -29,15 +28,6 @@ class Touch(BaseModel):
 
 class RepPatch(BaseModel):
     available: bool
-
-
-def _lead_id(lead_id: str) -> str:
-    try:
-        return str(uuid.UUID(lead_id))
-    except ValueError:
-        raise HTTPException(422, {"error": "invalid request",
-                                  "errors": [{"field": "lead_id", "reason": "not a UUID"}]}
-                            ) from None
 
 
 def _since(at: datetime | None, start: datetime) -> float | None:
@@ -77,7 +67,7 @@ def build_router(rt: Runtime) -> APIRouter:
 
     @guarded.get("/v1/leads/{lead_id}", summary="A lead's journey, with timings and decisions")
     async def get_lead(lead_id: str) -> dict[str, Any]:
-        lead_id = _lead_id(lead_id)
+        lead_id = lead_id_param(lead_id)
         async with db.connection(rt.engine) as conn:
             lead = await store.load_lead(conn, lead_id)
             if lead is None:
@@ -88,7 +78,7 @@ def build_router(rt: Runtime) -> APIRouter:
 
     @guarded.post("/v1/leads/{lead_id}/touch", summary="A rep touched the lead: stop the clock")
     async def post_touch(lead_id: str, body: Touch) -> dict[str, Any]:
-        lead_id = _lead_id(lead_id)
+        lead_id = lead_id_param(lead_id)
         at = body.at or rt.now()
         obs = Observations()
         async with db.transaction(rt.engine) as conn:
@@ -127,19 +117,13 @@ def build_router(rt: Runtime) -> APIRouter:
     @router.get("/", response_class=HTMLResponse, summary="The ops page")
     async def ops_page(request: Request, key: Annotated[str | None, Query()] = None) -> str:
         if not (bearer_ok(request, rt.settings.admin_key) or
-                (key and bearer_ok_token(key, rt.settings.admin_key))):
+                (key is not None and token_matches(key, rt.settings.admin_key))):
             raise HTTPException(401, {"error": "unauthorized",
                                       "reason": "open /?key=<LEADFLOW_ADMIN_KEY>"})
         return await render_ops(rt)
 
     router.include_router(guarded)
     return router
-
-
-def bearer_ok_token(token: str, expected: str) -> bool:
-    import hmac
-
-    return bool(expected) and hmac.compare_digest(token.encode(), expected.encode())
 
 
 async def render_ops(rt: Runtime) -> str:

@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException
 
 from services.score import store
 from shared import db
+from shared.auth import lead_id_param
 from shared.service import Runtime
 
 
@@ -14,9 +15,7 @@ def build_router(rt: Runtime) -> APIRouter:
 
     @router.get("/v1/leads/{lead_id}/score", summary="A lead's score and its reasons")
     async def get_score(lead_id: str) -> dict[str, object]:
-        if not _is_uuid(lead_id):
-            raise HTTPException(422, {"error": "invalid request",
-                                      "errors": [{"field": "lead_id", "reason": "not a UUID"}]})
+        lead_id = lead_id_param(lead_id)
         async with db.connection(rt.engine) as conn:
             score = await store.load_score(conn, lead_id)
         if score is None:
@@ -24,13 +23,3 @@ def build_router(rt: Runtime) -> APIRouter:
         return score
 
     return router
-
-
-def _is_uuid(value: str) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(value)
-        return True
-    except ValueError:
-        return False
