@@ -179,3 +179,30 @@ async def test_cold_leads_go_to_nurture_without_a_clock(settings: Settings) -> N
         assert clocks == 0
     finally:
         await rt.close()
+
+
+async def test_the_score_api_explains_a_score_to_an_admin_only(settings: Settings) -> None:
+    from services.score.handlers import handle_lead_enriched
+    from services.score.main import build as build_score
+
+    rt = await Runtime.start("score", settings)
+    try:
+        lead = scored("explained@big-co.example").data
+        lead.pop("score")
+        event = make_event("lead.enriched", "enrich", lead)
+        out = await handle_lead_enriched([event], rt)
+        app = make_app("score", rt, build_score(rt))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://score") as client:
+            path = f"/v1/leads/{lead['lead_id']}/score"
+            refused = await client.get(path)
+            shown = await client.get(path, headers={
+                "Authorization": f"Bearer {settings.admin_key}"})
+        assert refused.status_code == 401
+        assert shown.status_code == 200
+        body = shown.json()
+        assert body["points"] == out[0].event.data["score"]["points"] == 15
+        assert body["reasons"] == [{"rule": "company-200-plus", "points": 15}]
+        assert body["model"] == out[0].event.data["score"]["model"]
+    finally:
+        await rt.close()
