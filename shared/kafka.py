@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import KafkaError
+from murmurhash2 import murmurhash2
 
 from shared import topics
 from shared.errors import RetryableError
@@ -26,8 +28,28 @@ log = logging.getLogger("leadflow.kafka")
 TOPIC_EXISTS = 36
 
 
+class Partitioner:
+    """Kafka's default partitioner (murmur2 of the key, positive, modulo the partition
+    count; a random available partition for no key), as every Kafka client computes it,
+    with murmur2 from a C extension: aiokafka's pure-Python murmur2 costs ~14 us a
+    record, more than the rest of a hop's per-record work."""
+
+    SEED = 0x9747B28C
+
+    def __call__(self, key: bytes | None, all_partitions: list[int],
+                 available: list[int]) -> int:
+        if key is None:
+            return random.choice(available or all_partitions)
+        index = (murmurhash2(key, self.SEED) & 0x7FFFFFFF) % len(all_partitions)
+        return all_partitions[index]
+
+
+PARTITIONER = Partitioner()
+
+
 def make_producer(settings: Settings, linger_ms: int | None = None) -> AIOKafkaProducer:
     return AIOKafkaProducer(
+        partitioner=PARTITIONER,
         bootstrap_servers=settings.kafka_bootstrap_servers,
         acks="all",
         enable_idempotence=False,

@@ -23,14 +23,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError, KafkaTimeoutError
-from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import OffsetAndMetadata
 
 from shared import kafka, metrics, topics
@@ -60,22 +58,16 @@ class Publisher:
 
     producer: AIOKafkaProducer
     settings: Settings
-    _partitioner: DefaultPartitioner = field(default_factory=DefaultPartitioner)
 
-    async def publish(self, outgoing: list[Outgoing],
-                      hints: dict[bytes, int] | None = None) -> None:
-        """`hints` maps record keys to the partition they were consumed from: every
-        `leads.*` topic has the same partition count and the default partitioner (DESIGN
-        s.3), so the same key belongs on the same partition number, no hashing needed."""
+    async def publish(self, outgoing: list[Outgoing]) -> None:
         records = [
             (self.settings.topic(o.topic), o.key.encode(), o.event.encode(), [CONTENT_TYPE_HEADER])
             for o in outgoing
         ]
-        await self.send_raw(records, hints)
+        await self.send_raw(records)
 
     async def send_raw(
         self, records: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]],
-        hints: dict[bytes, int] | None = None,
     ) -> None:
         """Send and await acks; a transient broker fault re-sends the whole set (at least
         once: a record acked before the fault may be written twice)."""
@@ -91,7 +83,7 @@ class Publisher:
                                                         headers=headers)
                                for topic, key, value, headers in records]
                 else:
-                    futures = await self._send_batches(records, hints or {})
+                    futures = await self._send_batches(records)
                 await asyncio.gather(*futures)
                 return
             except (KafkaError, OSError) as exc:
@@ -103,7 +95,6 @@ class Publisher:
 
     async def _send_batches(
         self, records: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]],
-        hints: dict[bytes, int],
     ) -> list[asyncio.Future[object]]:
         """Group records by partition (the default partitioner, so keys land where any
         Kafka client would put them) and hand the producer whole batches: per-record
@@ -114,13 +105,7 @@ class Publisher:
         for topic, key, value, headers in records:
             if topic not in counts:
                 counts[topic] = sorted(await self.producer.partitions_for(topic))
-            partitions = counts[topic]
-            if key is None:
-                partition = partitions[random.randrange(len(partitions))]
-            elif key in hints and len(partitions) == self.settings.topic_partitions:
-                partition = hints[key]
-            else:
-                partition = self._partitioner(key, partitions, partitions)
+            partition = kafka.PARTITIONER(key, counts[topic], counts[topic])
             by_partition.setdefault((topic, partition), []).append((key, value, headers))
         futures: list[asyncio.Future[object]] = []
         for (topic, partition), items in by_partition.items():
@@ -245,9 +230,7 @@ class ConsumeLoop:
 
         outgoing, more_dead, retried = await self._handle(events, origin)
         dead.extend(more_dead)
-        hints = ({r.key: r.partition for r in records if r.key is not None}
-                 if self._uniform_partitions(records) else None)
-        await self.publisher.publish(outgoing, hints)
+        await self.publisher.publish(outgoing)
         if dead:
             await self.publisher.send_raw([self._dead_letter(d) for d in dead])
         await self._commit(records)
@@ -266,16 +249,6 @@ class ConsumeLoop:
             "batch service=%s records=%d out=%d dead=%d retried=%d ms=%.1f",
             self.service, len(records), len(outgoing), len(dead), retried, elapsed * 1000,
         )
-
-    def _uniform_partitions(self, records: list[ConsumerRecord]) -> bool:
-        """Whether the consumed topics have the configured partition count (then a key's
-        partition carries over to every `leads.*` topic)."""
-        assert self.consumer is not None
-        for topic in {r.topic for r in records}:
-            parts = self.consumer.partitions_for_topic(topic)
-            if parts is None or len(parts) != self.settings.topic_partitions:
-                return False
-        return True
 
     async def _handle(
         self, events: list[Event], origin: list[ConsumerRecord]

@@ -76,8 +76,8 @@ async def test_two_route_replicas_assign_each_lead_once_however_often_it_is_deli
             ids_by_lead.setdefault(event["data"]["lead_id"], set()).add(event["id"])
         assert set(ids_by_lead) == set(ids)
         assert all(len(v) == 1 for v in ids_by_lead.values())
-        # Records keep the key's partition under the default partitioner (the loop carries
-        # the consumed partition over instead of hashing again).
+        # Records land where Kafka's default partitioner puts their key (the loop hands the
+        # producer whole per-partition batches, partitioned by its own murmur2).
         partitioner = DefaultPartitioner()
         everything = list(range(settings.topic_partitions))
         assert all(partitioner(r.key, everything, everything) == r.partition for r in routed)

@@ -184,3 +184,16 @@ def test_fast_uuid5_matches_the_standard_library(name: str) -> None:
     from shared.events import LEADFLOW_NS, uuid5_str
 
     assert uuid5_str(LEADFLOW_NS, name) == str(uuid.uuid5(LEADFLOW_NS, name))
+
+
+@pytest.mark.parametrize("key", [b"", b"a", b"lead", bytes(range(64)),
+                                 *(uuid.uuid5(uuid.NAMESPACE_DNS, str(i)).hex.encode()
+                                   for i in range(200))])
+def test_the_partitioner_puts_keys_where_kafkas_default_partitioner_does(key: bytes) -> None:
+    from aiokafka.partitioner import DefaultPartitioner
+
+    from shared.kafka import PARTITIONER
+
+    for count in (1, 3, 6, 12):
+        parts = list(range(count))
+        assert PARTITIONER(key, parts, parts) == DefaultPartitioner()(key, parts, parts)
