@@ -47,6 +47,8 @@ NESTED = ("lead_id", "person_key", "received_at", "source", "contact", "title", 
           "activities", "custom", "flags", "timings", "account", "enrichment", "score",
           "assignment")
 MAX_FIELD_CHARS = 2000
+KNOWN_FIELDS = frozenset((*NESTED, *FLAT_CONTACT, *SOURCE_FLAT, "full_name", "job_title",
+                          "website", "company", "country", "submitted_at"))
 # RFC 3339 section 5.6 date-time: the offset is required ("Z" or +hh:mm / -hh:mm).
 RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})")
@@ -162,10 +164,8 @@ def lead_from_payload(
         custom.setdefault("website", _text(payload["website"], "website"))
     if payload.get("submitted_at") is not None:
         custom["submitted_at"] = _submitted_at(payload["submitted_at"])
-    known = set(NESTED) | set(FLAT_CONTACT) | set(SOURCE_FLAT) | {
-        "full_name", "job_title", "website", "company", "country", "submitted_at"}
     for key, value in payload.items():
-        if key not in known:
+        if key not in KNOWN_FIELDS:
             custom.setdefault(key, value)
 
     for key in FLAT_CONTACT:
@@ -191,7 +191,8 @@ def lead_from_payload(
 
     for key in SOURCE_FLAT:
         # Ad platforms send their ids as JSON numbers: kept as their exact digits.
-        source[key] = _text(source.get(key), f"source.{key}")
+        if source.get(key) is not None:
+            source[key] = _text(source[key], f"source.{key}")
     source.setdefault("provider", provider)
     source.setdefault("channel", channel)
     if sender_id:
