@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -240,9 +241,10 @@ class ConsumeLoop:
         metrics.STAGE_SECONDS.labels(self.service).observe(elapsed)
         metrics.BATCH_RECORDS.labels(self.service).observe(len(records))
         dead_ids = {id(d.record) for d in dead}
-        for record in records:
-            outcome = "dead_lettered" if id(record) in dead_ids else "ok"
-            metrics.EVENTS.labels(self.service, record.topic, outcome).inc()
+        counts = Counter((r.topic, "dead_lettered" if id(r) in dead_ids else "ok")
+                         for r in records)
+        for (topic, outcome), count in counts.items():
+            metrics.EVENTS.labels(self.service, topic, outcome).inc(count)
         if retried:
             metrics.EVENTS.labels(self.service, records[0].topic, "retried").inc(retried)
         log.info(

@@ -191,10 +191,13 @@ class Capture:
                 # The events are out; a retry publishes them once more (same lead_id and
                 # event id, so the pipeline treats it as the same lead). Accepting is right.
                 log.warning("receipts not marked published: %s", exc)
+        accepted = 0
         for i, lead in enumerate(leads):
             if replies[i] is None:
-                metrics.LEADS_RECEIVED.labels(provider, "accepted").inc()
+                accepted += 1
                 replies[i] = Reply(202, {"lead_id": lead.lead_id, "status": "accepted"})
+        if accepted:
+            metrics.LEADS_RECEIVED.labels(provider, "accepted").inc(accepted)
         return [r for r in replies if r is not None]
 
 
