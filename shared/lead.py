@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.errors import PermanentError
+
 
 class _Part(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -156,8 +158,6 @@ def check_lead(data: dict[str, Any]) -> dict[str, Any]:
     keys on are there and sections are objects. Capture validated the whole lead against
     `Lead` before publishing it; re-validating the whole model at every hop would cost
     more than the hop's own work. A failure is permanent (the record is dead-lettered)."""
-    from shared.errors import PermanentError
-
     for key in ("lead_id", "person_key", "received_at"):
         if not isinstance(data.get(key), str) or not data[key]:
             raise PermanentError(f"lead has no {key}")

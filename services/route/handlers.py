@@ -11,10 +11,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from services.route import store
 from services.route.routing import Decision, decide_route
 from services.route.sla import sla_deadline
 from shared import db, metrics, topics
+from shared.errors import RetryableError
 from shared.events import Event, Outgoing, decode_event, derived_id, make_event
 from shared.lead import check_lead
 from shared.org import OrgFile
@@ -139,14 +142,10 @@ async def route_leads(conn: Any, rt: Runtime, org: OrgFile, leads: list[dict[str
 
 
 def db_conflict(count: int) -> Exception:
-    from shared.errors import RetryableError
-
     return RetryableError(f"{count} assignment(s) written concurrently; retrying the batch")
 
 
 def decode_event_dict(stored: dict[str, Any]) -> Event:
-    import orjson
-
     return decode_event(orjson.dumps(stored))
 
 
