@@ -150,6 +150,15 @@ def make_app(service: str, rt: Runtime, parts: Parts) -> FastAPI:
     return app
 
 
+def tune_gc() -> None:
+    """Every lead allocates a few hundred short-lived objects per hop; with the default
+    thresholds the cyclic collector runs every few leads. Freeze what startup built and
+    collect the young generation far less often (cycles are rare on the hot path and are
+    still collected)."""
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
 class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -166,12 +175,7 @@ async def serve(service: str, settings: Settings,
 
     rt = await Runtime.start(service, settings)
     parts = build(rt)
-    # Every lead allocates a few hundred short-lived objects per hop; with the default
-    # thresholds the cyclic collector runs every few leads. Freeze what startup built and
-    # collect the young generation far less often (memory stays bounded: cycles are rare
-    # on the hot path and are still collected).
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
+    tune_gc()
     app = make_app(service, rt, parts)
     asgi = parts.wrap(app) if parts.wrap else app
     server = _Server(uvicorn.Config(

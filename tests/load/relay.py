@@ -1,6 +1,6 @@
 """One hop of the bare relay the benchmark compares against: consume a topic, decode each
 record's JSON and encode it again (orjson, as every leadflow hop must to read an event),
-produce it to the next topic, commit. No logic, same client settings as leadflow.
+produce it to the next topic, commit. No logic, same client and process (GC) settings as leadflow.
 
     python -m tests.load.relay BOOTSTRAP SOURCE_TOPIC TARGET_TOPIC GROUP
 """
@@ -17,6 +17,7 @@ from aiokafka import TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from shared import kafka
+from shared.service import tune_gc
 from shared.settings import Settings
 
 
@@ -26,6 +27,7 @@ async def relay(bootstrap: str, source: str, target: str, group: str) -> None:
     producer = kafka.make_producer(settings)
     await kafka.start_client(consumer)
     await kafka.start_client(producer)
+    tune_gc()  # the same process settings as a leadflow service
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     print("ready", flush=True)
