@@ -316,6 +316,9 @@ async def bare_relay(bootstrap: str, n: int) -> tuple[float, float]:
 
 
 async def main() -> None:
+    from shared.service import tune_gc
+
+    tune_gc()  # the load generator shares the two cores: keep its own overhead low
     stack = Stack()
     print(f"leadflow bench: {N} leads, then {RATE}/s for {RATE_SECONDS:.0f}s; "
           f"{os.cpu_count()} cores; starting the stack…", flush=True)
