@@ -158,6 +158,7 @@ class ConsumeLoop:
         self._stopping = asyncio.Event()
         self._started = asyncio.Event()
         self.batches = 0
+        self.records = 0  # consumed and committed, for probes and tests
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -237,6 +238,7 @@ class ConsumeLoop:
         await self._commit(records)
 
         self.batches += 1
+        self.records += len(records)
         elapsed = time.monotonic() - started
         metrics.STAGE_SECONDS.labels(self.service).observe(elapsed)
         metrics.BATCH_RECORDS.labels(self.service).observe(len(records))

@@ -78,7 +78,7 @@ async def test_a_crash_before_commit_redelivers_the_batch_and_reprocessing_is_id
         assert handled, "the first consumer saw the batch"
 
         second = enrich_loop(rt)
-        await run_until(second, lambda: second.batches >= 1)
+        await run_until(second, lambda: second.records >= len(events))
         out = await read_topic(settings, topics.ENRICHED, expect=len(events) * 2, settle=0.5)
         leads = values(out)
         ids = [e["data"]["lead_id"] for e in leads]
@@ -118,7 +118,7 @@ async def test_poison_records_are_dead_lettered_and_the_partition_keeps_flowing(
         async def poll_dlq() -> None:
             dlq[:] = await read_topic(settings, topics.DLQ, expect=2, timeout=20)
 
-        await run_until(loop, lambda: loop.batches >= 1)
+        await run_until(loop, lambda: loop.records >= 5)
         await poll_dlq()
         enriched = values(await read_topic(settings, topics.ENRICHED, expect=3))
         assert sorted(e["data"]["lead_id"] for e in enriched) == sorted(
@@ -164,7 +164,7 @@ async def test_transient_faults_are_retried_and_never_dead_lettered(settings: Se
             return await handle_lead_captured(batch, rt)
 
         loop = enrich_loop(rt, flaky)
-        await run_until(loop, lambda: loop.batches >= 1 and calls["n"] > 3)
+        await run_until(loop, lambda: loop.records >= len(events) and calls["n"] > 3)
         assert calls["n"] >= 4
         assert len(await read_topic(settings, topics.ENRICHED, expect=2)) >= 2
         assert await read_topic(settings, topics.DLQ, expect=1, timeout=2) == []
