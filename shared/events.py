@@ -127,6 +127,11 @@ def decode_event(value: bytes | None) -> Event:
         raw = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
         raise PermanentError(f"record value is not JSON: {exc}") from exc
+    return event_from_dict(raw)
+
+
+def event_from_dict(raw: object) -> Event:
+    """An event from its parsed JSON (a record value, or one stored by a service)."""
     if not isinstance(raw, dict):
         raise PermanentError("record value is not a JSON object")
     if raw.get("specversion") != SPECVERSION:

@@ -11,14 +11,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import orjson
-
 from services.route import store
 from services.route.routing import Decision, decide_route
 from services.route.sla import sla_deadline
 from shared import db, metrics, topics
 from shared.errors import RetryableError
-from shared.events import Event, Outgoing, decode_event, derived_id, make_event
+from shared.events import Event, Outgoing, derived_id, event_from_dict, make_event
 from shared.lead import check_lead
 from shared.org import OrgFile
 from shared.service import Runtime
@@ -83,7 +81,7 @@ def short_decision(decision: Decision) -> dict[str, Any]:
     }
 
 
-async def route_leads(conn: Any, rt: Runtime, org: OrgFile, leads: list[dict[str, Any]],
+async def route_leads(conn: Any, org: OrgFile, leads: list[dict[str, Any]],
                       now: datetime, obs: Observations) -> list[Outgoing]:
     unique = list({lead["lead_id"]: lead for lead in leads}.values())
     ids = [lead["lead_id"] for lead in unique]
@@ -100,7 +98,7 @@ async def route_leads(conn: Any, rt: Runtime, org: OrgFile, leads: list[dict[str
         lead_id = lead["lead_id"]
         if lead_id in done:
             # Redelivery: the decision stands; publish the same event again.
-            event = decode_event_dict(done[lead_id])
+            event = event_from_dict(done[lead_id])
             out.append(Outgoing(topics.ROUTED, lead["person_key"], event))
             continue
         decision = decide_route(lead, org, rotations, avail, now)
@@ -143,10 +141,6 @@ async def route_leads(conn: Any, rt: Runtime, org: OrgFile, leads: list[dict[str
 
 def db_conflict(count: int) -> Exception:
     return RetryableError(f"{count} assignment(s) written concurrently; retrying the batch")
-
-
-def decode_event_dict(stored: dict[str, Any]) -> Event:
-    return decode_event(orjson.dumps(stored))
 
 
 @dataclass
@@ -196,7 +190,7 @@ async def handle_route_batch(batch: list[Event], rt: Runtime) -> list[Outgoing]:
     async with db.transaction(rt.engine) as conn:
         if scored:
             org = await rt.org.current(conn)
-            out += await route_leads(conn, rt, org, scored, now, obs)
+            out += await route_leads(conn, org, scored, now, obs)
         for event in touches:
             lead = await store.load_lead(conn, event.data["lead_id"])
             if lead is None:

@@ -47,6 +47,23 @@ async def until_ready(loop: ConsumeLoop, timeout: float = 30) -> None:
         await asyncio.sleep(0.05)
 
 
+async def left_for_a_new_member(rt: Runtime) -> list[Event]:
+    """What a new member of the enrich group is handed: everything not yet committed."""
+    seen: list[Event] = []
+
+    async def record(batch: list[Event]) -> list[Outgoing]:
+        seen.extend(batch)
+        return []
+
+    member = enrich_loop(rt, record)
+    task = asyncio.create_task(member.run())
+    await until_ready(member)
+    await asyncio.sleep(1)
+    member.stop()
+    await asyncio.wait_for(task, 15)
+    return seen
+
+
 def enrich_loop(rt: Runtime, handler=None) -> ConsumeLoop:  # type: ignore[no-untyped-def]
     async def default(batch: list[Event]) -> list[Outgoing]:
         return await handle_lead_captured(batch, rt)
@@ -132,20 +149,7 @@ async def test_poison_records_are_dead_lettered_and_the_partition_keeps_flowing(
         assert b"undecodable" in headers[0]["leadflow.dlq.error"]
         assert dlq[1].value == bad_event.encode()
         # Committed past everything: a new member of the group gets nothing again.
-        again = enrich_loop(rt)
-        seen: list[Event] = []
-
-        async def record(batch: list[Event]) -> list[Outgoing]:
-            seen.extend(batch)
-            return []
-
-        again.handler = record
-        task = asyncio.create_task(again.run())
-        await until_ready(again)
-        await asyncio.sleep(1)
-        again.stop()
-        await asyncio.wait_for(task, 15)
-        assert seen == []
+        assert await left_for_a_new_member(rt) == []
     finally:
         await rt.close()
 
@@ -195,18 +199,6 @@ async def test_stop_finishes_the_batch_in_hand_and_commits_it(settings: Settings
                                                    timeout=5, settle=1.5)))
         assert handled_once >= 1
         # What was handled was committed: a new member starts after it.
-        seen: list[Event] = []
-
-        async def record(batch: list[Event]) -> list[Outgoing]:
-            seen.extend(batch)
-            return []
-
-        follow = enrich_loop(rt, record)
-        task = asyncio.create_task(follow.run())
-        await until_ready(follow)
-        await asyncio.sleep(1)
-        follow.stop()
-        await asyncio.wait_for(task, 15)
-        assert len(seen) == len(events) - handled_once
+        assert len(await left_for_a_new_member(rt)) == len(events) - handled_once
     finally:
         await rt.close()
