@@ -57,11 +57,19 @@ class Title(_Part):
     department: str | None = None
 
 
+class ConsentItem(_Part):
+    key: str  # the checkbox or question as the sender names it
+    checked: bool
+    text: str | None = None
+
+
 class Consent(_Part):
     marketing: bool | None = None
     basis: Literal["consent", "legitimate_interest"] | None = None
     text: str | None = None
     captured_at: datetime | None = None
+    # Each consent question the sender reported (what was checked), when there were any.
+    items: list[ConsentItem] | None = None
 
 
 class Activity(_Part):

@@ -7,9 +7,10 @@ the two connection settings mean "use the embedded stack" (see `shared.embedded`
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICES = ("capture", "enrich", "score", "route")
@@ -54,6 +55,50 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_000_000, ge=1024)
     sla_tick_s: float = Field(0.25, gt=0)
     log_level: str = "INFO"
+
+    # Capture's lead sources (DESIGN.md section 7). Secrets come only from the environment;
+    # a provider whose secret is unset answers 503 saying which setting is missing.
+    facebook_app_secret: str = ""
+    facebook_verify_token: str = ""
+    facebook_access_token: str = ""
+    facebook_graph_url: str = "https://graph.facebook.com/v25.0"
+    google_ads_key: str = ""
+    linkedin_client_secret: str = ""
+    linkedin_access_token: str = ""
+    linkedin_api_url: str = "https://api.linkedin.com"
+    linkedin_version: str = "202510"
+    typeform_secret: str = ""
+    hubspot_client_secret: str = ""
+    webflow_secret: str = ""
+    unbounce_token: str = ""
+    # The public base URL senders call (https://leads.example.com): HubSpot signs the
+    # full URL it called, which a proxy in front of capture hides from the request.
+    public_url: str = ""
+    # Calls to the Graph and LinkedIn APIs for a lead's answers: per-call timeout and
+    # retries before the delivery is answered 503 (the sender retries it later).
+    provider_timeout_s: float = Field(5.0, gt=0)
+    provider_retries: int = Field(2, ge=0)
+    # How far a signed timestamp may lag (HubSpot v3, Webflow: 5 minutes, as documented).
+    signature_max_age_s: int = Field(300, ge=1)
+    # Raw bodies of accepted deliveries are kept this long (receipts, which answer
+    # redeliveries as duplicates, are kept for good). A duration: 90s, 5m, 4h, 30d.
+    delivery_retention: str = "30d"
+    max_import_bytes: int = Field(20_000_000, ge=1024)
+    max_import_rows: int = Field(100_000, ge=1)
+
+    @field_validator("delivery_retention")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        from shared.org import parse_duration
+
+        parse_duration(value)  # ValueError names the accepted forms
+        return value
+
+    @property
+    def delivery_retention_td(self) -> timedelta:
+        from shared.org import parse_duration
+
+        return parse_duration(self.delivery_retention)
 
     def port(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -20,7 +21,7 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.capture.intake import InvalidLead, lead_from_payload
-from services.capture.store import Receipt, ReceiptStore
+from services.capture.store import Delivery, Receipt, ReceiptStore
 from shared import metrics, topics
 from shared.auth import bearer_matches
 from shared.errors import RetryableError
@@ -53,8 +54,9 @@ class Reply:
         return JSONResponse(self.body, status_code=self.status, headers=self.headers)
 
 
-def _unavailable(provider: str, why: str) -> Reply:
-    metrics.LEADS_RECEIVED.labels(provider, "unavailable").inc()
+def _unavailable(provider: str, why: str, count: bool = True) -> Reply:
+    if count:
+        metrics.LEADS_RECEIVED.labels(provider, "unavailable").inc()
     return Reply(503, {"error": "unavailable", "reason": why}, {"Retry-After": RETRY_AFTER_S})
 
 
@@ -95,26 +97,22 @@ class Capture:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             return _invalid(provider, "body", f"not valid JSON: {exc}")
+        delivery = Delivery(str(uuid.uuid4()), provider, self.rt.now(), ctype, body)
         if path == BATCH_PATH:
-            return await self.accept_batch(payload, provider)
+            return await self.accept_batch(payload, provider, delivery)
         key = (headers.get("idempotency-key") or "").strip() or None
         if key is not None and len(key) > 255:
             return _invalid(provider, "Idempotency-Key", "longer than 255 characters")
-        return await self.accept(payload, provider=provider, channel="api", sender_id=key)
-
-    # -- accepting -----------------------------------------------------------------------
-
-    async def accept(self, payload: Any, *, provider: str, channel: str,
-                     sender_id: str | None) -> Reply:
         try:
-            lead = lead_from_payload(payload, provider=provider, channel=channel,
-                                     now=self.rt.now(), sender_id=sender_id)
+            lead = lead_from_payload(payload, provider=provider, channel="api",
+                                     now=delivery.received_at, sender_id=key)
         except InvalidLead as bad:
             return _invalid(provider, bad.field, bad.reason)
-        replies = await self._accept_leads([lead], provider)
+        replies = await self.accept_leads([lead], provider, payloads=[body], sender_ids=[key],
+                                           delivery=delivery)
         return replies[0]
 
-    async def accept_batch(self, payload: Any, provider: str) -> Reply:
+    async def accept_batch(self, payload: Any, provider: str, delivery: Delivery) -> Reply:
         items = payload.get("leads") if isinstance(payload, dict) else None
         if not isinstance(items, list) or not items:
             return _invalid(provider, "leads", "must be a non-empty list of leads")
@@ -124,21 +122,26 @@ class Capture:
         results: list[dict[str, Any] | None] = [None] * len(items)
         leads: list[Lead] = []
         positions: list[int] = []
+        keys: list[str | None] = []
         for i, item in enumerate(items):
             key = item.pop("idempotency_key", None) if isinstance(item, dict) else None
             try:
                 if key is not None and (not isinstance(key, str) or len(key) > 255):
                     raise InvalidLead("idempotency_key", "must be a string of at most 255")
+                key = key.strip() or None if key else None
                 leads.append(lead_from_payload(item, provider=provider, channel="api", now=now,
-                                               sender_id=key.strip() if key else None))
+                                               sender_id=key))
                 positions.append(i)
+                keys.append(key)
             except InvalidLead as bad:
                 metrics.LEADS_RECEIVED.labels(provider, "invalid").inc()
                 results[i] = {"index": i, "status": "invalid",
                               "errors": [{"field": f"leads[{i}].{bad.field}",
                                           "reason": bad.reason}]}
         if leads:
-            replies = await self._accept_leads(leads, provider)
+            replies = await self.accept_leads(
+                leads, provider, payloads=[orjson.dumps(items[i]) for i in positions],
+                sender_ids=keys, delivery=delivery)
             if any(r.status == 503 for r in replies):
                 return replies[0] if replies[0].status == 503 else next(
                     r for r in replies if r.status == 503)
@@ -149,22 +152,34 @@ class Capture:
                   for s in ("accepted", "duplicate", "invalid")}
         return Reply(200, {"results": done, **counts})
 
-    async def _accept_leads(self, leads: list[Lead], provider: str) -> list[Reply]:
+    async def accept_leads(self, leads: list[Lead], provider: str, *,
+                            payloads: list[bytes] | None = None,
+                            sender_ids: list[str | None] | None = None,
+                            delivery: Delivery | None = None,
+                            delivery_id: str | None = None,
+                            count: bool = True) -> list[Reply]:
+        """Receipts (with each lead's payload and the delivery's raw body), publish, mark
+        published; one reply per lead: 202 accepted, 200 duplicate or 503."""
         try:
-            receipts = [Receipt(lead.lead_id, provider, None, lead.person_key, lead.received_at)
-                        for lead in leads]
+            receipts = [Receipt(lead.lead_id, provider,
+                                sender_ids[i] if sender_ids else None,
+                                lead.person_key, lead.received_at,
+                                payloads[i] if payloads else None, delivery, delivery_id)
+                        for i, lead in enumerate(leads)]
             # One lead (a request of its own) joins other requests' group commit; a batch
             # request is its own group.
             states = ([await self.receipts.record(receipts[0])] if len(receipts) == 1
                       else await self.receipts.record_many(receipts))
         except RetryableError as exc:
             log.warning("receipts not written: %s", exc)
-            return [_unavailable(provider, "database unavailable; retry later")] * len(leads)
+            return [_unavailable(provider, "database unavailable; retry later", count)
+                    ] * len(leads)
         replies: list[Reply | None] = [None] * len(leads)
         out: list[Outgoing] = []
         for i, (lead, state) in enumerate(zip(leads, states, strict=True)):
             if state.published:
-                metrics.LEADS_RECEIVED.labels(provider, "duplicate").inc()
+                if count:
+                    metrics.LEADS_RECEIVED.labels(provider, "duplicate").inc()
                 replies[i] = Reply(200, {"lead_id": lead.lead_id, "status": "duplicate"})
                 continue
             # A redelivery after a failed publish keeps the first acceptance time.
@@ -181,7 +196,8 @@ class Capture:
                     await self.rt.publisher.publish(out)
             except (TimeoutError, RetryableError) as exc:
                 log.warning("broker did not acknowledge %d lead(s): %r", len(out), exc)
-                return [_unavailable(provider, "broker unavailable; retry later")] * len(leads)
+                return [_unavailable(provider, "broker unavailable; retry later", count)
+                        ] * len(leads)
             try:
                 if len(out) == 1:
                     await self.receipts.mark_published(out[0].event.subject)
@@ -196,7 +212,7 @@ class Capture:
             if replies[i] is None:
                 accepted += 1
                 replies[i] = Reply(202, {"lead_id": lead.lead_id, "status": "accepted"})
-        if accepted:
+        if accepted and count:
             metrics.LEADS_RECEIVED.labels(provider, "accepted").inc(accepted)
         return [r for r in replies if r is not None]
 

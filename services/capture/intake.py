@@ -126,6 +126,7 @@ def lead_from_payload(
     channel: str,
     now: datetime,
     sender_id: str | None = None,
+    lenient: bool = False,
 ) -> Lead:
     """Validate a submitted payload and build the captured lead, or raise InvalidLead."""
     if not isinstance(payload, dict):
@@ -170,24 +171,47 @@ def lead_from_payload(
 
     for key in FLAT_CONTACT:
         contact[key] = _text(contact.get(key), f"contact.{key}")
+    # A sender that cannot correct its lead (a webhook, an import) is `lenient`: a value
+    # that does not parse is kept under custom.invalid_fields, as long as the lead still
+    # has a channel, rather than losing the whole lead.
+    dropped: dict[str, dict[str, str]] = {}
     country_raw = _text(payload.get("country") or company.get("country"), "country")
     country = normalize_country(country_raw) if country_raw else None
     if country_raw and country is None:
-        raise InvalidLead("country", f"unknown country {country_raw!r}")
+        if not lenient:
+            raise InvalidLead("country", f"unknown country {country_raw!r}")
+        dropped["country"] = {"value": country_raw, "reason": "unknown country"}
 
     email = None
+    email_problem_: InvalidLead | None = None
     if contact["email"]:
         email = normalize_email(contact["email"])
         if email is None:
-            raise InvalidLead("contact.email", email_problem(contact["email"]) or "not a valid email")
+            email_problem_ = InvalidLead(
+                "contact.email", email_problem(contact["email"]) or "not a valid email")
     phone = None
+    phone_problem: InvalidLead | None = None
     if contact["phone"]:
         phone = normalize_phone(contact["phone"], country)
+        digits = re.sub(r"[\s().-]", "", contact["phone"])
+        if phone is None and lenient and digits.isdigit() and len(digits) >= 10:
+            # Sent as a bare number (Webflow sends JSON numbers): international digits.
+            phone = normalize_phone(f"+{digits}", None)
         if phone is None:
             where = f" for country {country}" if country else " (add +country code or country)"
-            raise InvalidLead("contact.phone", f"not a possible phone number{where}")
+            phone_problem = InvalidLead("contact.phone", f"not a possible phone number{where}")
+    for problem, value in ((email_problem_, contact["email"]), (phone_problem,
+                                                                contact["phone"])):
+        if problem is None:
+            continue
+        if not lenient or not (email or phone):
+            raise problem
+        dropped[problem.field.removeprefix("contact.")] = {"value": value,
+                                                            "reason": problem.reason}
     if not email and not phone:
         raise InvalidLead("contact", "a lead needs an email or a phone")
+    if dropped:
+        custom["invalid_fields"] = dropped
 
     for key in SOURCE_FLAT:
         # Ad platforms send their ids as JSON numbers: kept as their exact digits.

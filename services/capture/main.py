@@ -1,13 +1,46 @@
-"""Capture's composition root: HTTP only, no consumer."""
+"""Capture's composition root: HTTP only, no consumer; a task drops old raw bodies."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+
+from fastapi import APIRouter
+
+from services.capture.adapters.leadapis import LeadApis
 from services.capture.api import Capture, FastPath, build_router
+from services.capture.sources_api import SourcesApi
+from services.capture.sources_api import build_router as build_sources_router
+from shared.errors import RetryableError
 from shared.service import Parts, Runtime
 
+log = logging.getLogger("leadflow.capture")
+PURGE_EVERY_S = 3600.0
 
-def build(rt: Runtime) -> Parts:
+
+def build(rt: Runtime, apis: LeadApis | None = None) -> Parts:
     capture = Capture(rt)
-    return Parts(router=build_router(rt, capture),
+    apis = apis or LeadApis(rt.settings)
+    router = APIRouter()
+    router.include_router(build_router(rt, capture))
+    router.include_router(build_sources_router(SourcesApi(capture, apis)))
+
+    async def keep_retention(stop: asyncio.Event) -> None:
+        """Raw bodies and payloads older than LEADFLOW_DELIVERY_RETENTION are dropped."""
+        try:
+            while not stop.is_set():
+                before = rt.now() - rt.settings.delivery_retention_td
+                try:
+                    while await capture.receipts.purge(before) > 0:
+                        await asyncio.sleep(0)
+                except RetryableError as exc:
+                    log.warning("retention purge postponed: %s", exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), PURGE_EVERY_S)
+        finally:
+            await apis.close()
+
+    return Parts(router=router, tasks=[keep_retention],
                  wrap=lambda app: FastPath(app, capture),
                  description="Receives leads from forms, ad platforms and APIs.")

@@ -1,0 +1,752 @@
+"""Capture's lead sources over HTTP: provider webhooks, plain HTML forms, CSV imports.
+
+Each request is verified (signature, key or origin), read into submissions
+(`providers`, `imports`), mapped (`mapping`), validated (`intake`) and accepted through
+`Capture` (receipt with the raw body, publish, acknowledgement), then answered the way
+its sender counts as success: exactly 200 for Webflow, `{}` for Google, 303 to the
+thank-you page for a browser. Anything the sender's bytes can cause is a 4xx; a 503
+(with Retry-After) means "deliver again later" and is only ever about capture's own
+dependencies: the broker, the database, a provider's API, or a secret not yet set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import html
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from pydantic import ValidationError
+from python_multipart.exceptions import MultipartParseError
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
+
+from services.capture import providers as p
+from services.capture.adapters.leadapis import FetchError, LeadApis
+from services.capture.api import RETRY_AFTER_S, Capture, Reply
+from services.capture.imports import BadFile, decode_csv, read_rows, row_submission
+from services.capture.intake import InvalidLead, derive_lead_id, lead_from_payload
+from services.capture.mapping import Submission, mappings_for, payload_from_submission
+from services.capture.signatures import (
+    BadSignature,
+    linkedin_challenge_response,
+    verify_facebook,
+    verify_hubspot,
+    verify_linkedin,
+    verify_token,
+    verify_typeform,
+    verify_webflow,
+)
+from services.capture.store import Delivery
+from shared import metrics
+from shared.auth import bearer_matches
+from shared.errors import RetryableError
+from shared.lead import Lead
+from shared.org import FIELD_TARGETS, ImportSource, OrgFile, Sources
+from shared.settings import Settings
+
+log = logging.getLogger("leadflow.capture.sources")
+
+IMPORT_CHUNK = 1000
+FETCH_CONCURRENCY = 8
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    settings: tuple[str, ...]  # what must be set for POST (GET handshakes need less)
+    json_only: bool = True
+
+    def missing(self, settings: Settings) -> list[str]:
+        return [f"LEADFLOW_{s.upper()}" for s in self.settings if not getattr(settings, s)]
+
+
+PROVIDERS = {pr.name: pr for pr in (
+    Provider("facebook", ("facebook_app_secret", "facebook_access_token")),
+    Provider("google_ads", ("google_ads_key",)),
+    Provider("linkedin", ("linkedin_client_secret", "linkedin_access_token")),
+    Provider("typeform", ("typeform_secret",)),
+    Provider("hubspot", ("hubspot_client_secret",)),
+    Provider("webflow", ("webflow_secret",)),
+    Provider("unbounce", ("unbounce_token",), json_only=False),
+)}
+
+
+class Refused(Exception):
+    """A request refused as a whole: its reply, already counted."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(reply.status)
+        self.reply = reply
+
+
+def _count(provider: str, outcome: str, n: int = 1) -> None:
+    if n:
+        metrics.LEADS_RECEIVED.labels(provider, outcome).inc(n)
+
+
+def refuse(provider: str, status: int, field_: str, reason: str, outcome: str = "invalid",
+           headers: dict[str, str] | None = None) -> Refused:
+    _count(provider, outcome)
+    error = {401: "unauthorized", 403: "forbidden", 404: "not found", 413: "too large",
+             415: "unsupported media type", 503: "unavailable"}.get(status, "invalid lead")
+    return Refused(Reply(status, {"error": error, "errors": [{"field": field_,
+                                                              "reason": reason}]},
+                         headers or {}))
+
+
+def unavailable(provider: str, reason: str) -> Refused:
+    return refuse(provider, 503, "service", reason, "unavailable",
+                  {"Retry-After": RETRY_AFTER_S})
+
+
+def media_type(headers: Mapping[str, str]) -> str:
+    return headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def is_json(ctype: str) -> bool:
+    return ctype in ("", "application/json") or ctype.endswith("+json")
+
+
+async def read_body(request: Request, limit: int, provider: str) -> bytes:
+    """The raw body, refused with 413 past `limit` bytes without reading it all."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise refuse(provider, 413, "body", f"larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise refuse(provider, 413, "body", f"larger than {limit} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    request._body = body
+    return body
+
+
+class Outcome:
+    """Per-lead results of one request, and the reply they add up to."""
+
+    def __init__(self, provider: str) -> None:
+        self.provider = provider
+        self.results: list[dict[str, Any]] = []
+        self.errors: list[dict[str, str]] = []
+        self.retry: list[str] = []
+        self.ignored = 0
+
+    def invalid(self, where: str, field_: str, reason: str, **extra: Any) -> None:
+        _count(self.provider, "invalid")
+        path = f"{where}.{field_}" if where and field_ else (where or field_)
+        error = {"field": path, "reason": reason, **extra}
+        self.errors.append(error)
+        self.results.append({"status": "invalid", **error})
+
+    def unavailable(self, where: str, reason: str) -> None:
+        _count(self.provider, "unavailable")
+        self.retry.append(f"{where}: {reason}" if where else reason)
+        self.results.append({"status": "unavailable", "field": where, "reason": reason})
+
+    def counts(self) -> dict[str, int]:
+        return {s: sum(1 for r in self.results if r["status"] == s)
+                for s in ("accepted", "duplicate", "invalid", "unavailable")}
+
+    def reply(self, success: Callable[[dict[str, Any]], Reply] | None = None) -> Reply:
+        body: dict[str, Any] = {"results": self.results, **self.counts()}
+        if self.ignored:
+            body["ignored"] = self.ignored
+        if self.retry:
+            return Reply(503, {"error": "unavailable", "reason": "; ".join(self.retry[:5]),
+                               **body}, {"Retry-After": RETRY_AFTER_S})
+        if self.errors:
+            return Reply(422, {"error": "invalid lead", "errors": self.errors, **body})
+        return success(body) if success else Reply(200, body)
+
+
+class SourcesApi:
+    """The webhook, form and import endpoints over one `Capture`."""
+
+    def __init__(self, capture: Capture, apis: LeadApis) -> None:
+        self.capture = capture
+        self.rt = capture.rt
+        self.settings = capture.rt.settings
+        self.apis = apis
+
+    # -- shared steps -----------------------------------------------------------------
+
+    async def org(self, provider: str) -> OrgFile | None:
+        try:
+            return await self.rt.org.current()
+        except RetryableError as exc:
+            if "no org file" in str(exc):
+                return None
+            raise unavailable(provider, "database unavailable; retry later") from None
+
+    async def accept(self, outcome: Outcome, subs: list[Submission], sources: Sources | None,
+                     delivery: Delivery | None, *, delivery_id: str | None = None,
+                     columns: bool = False, now: datetime | None = None) -> None:
+        """Map, validate and accept submissions, adding each one's result to `outcome`."""
+        now = now or self.rt.now()
+        leads: list[Lead] = []
+        payloads: list[bytes] = []
+        ids: list[str | None] = []
+        wheres: list[str] = []
+        for sub in subs:
+            mappings = mappings_for(sources, sub) if sources is not None else []
+            if columns and sources is not None and sub.form_key:
+                layout = sources.import_(sub.form_key)
+                if layout is not None:
+                    mappings = [layout]
+            payload, origin = payload_from_submission(sub, mappings, columns=columns)
+            payload["source"].setdefault("provider", sub.provider)
+            payload["source"].setdefault("channel", sub.channel)
+            try:
+                # Webhooks and imports cannot be corrected by the person who typed the lead:
+                # an unparseable phone beside a good email is kept, not fatal.
+                lead = lead_from_payload(payload, provider=sub.provider, channel=sub.channel,
+                                         now=now, sender_id=sub.sender_id, lenient=True)
+            except InvalidLead as bad:
+                name = origin.get(bad.field) or origin.get(
+                    bad.field.removeprefix("contact."))
+                extra = {"row": int(sub.where[4:])} if sub.where.startswith("row ") else {}
+                outcome.invalid(sub.where, name or bad.field, bad.reason, **extra)
+                continue
+            leads.append(lead)
+            payloads.append(orjson.dumps(payload))
+            ids.append(sub.sender_id)
+            wheres.append(sub.where)
+        if not leads:
+            return
+        replies = await self.capture.accept_leads(
+            leads, outcome.provider, payloads=payloads, sender_ids=ids, delivery=delivery,
+            delivery_id=delivery_id, count=False)
+        for where, reply in zip(wheres, replies, strict=True):
+            if reply.status == 503:
+                outcome.unavailable(where, str(reply.body.get("reason")))
+            else:
+                _count(outcome.provider, reply.body["status"])
+                outcome.results.append({**({"field": where} if where else {}), **reply.body})
+
+    # -- webhooks ---------------------------------------------------------------------
+
+    async def handshake(self, provider: str, query: Mapping[str, str]) -> Response:
+        """The GET a provider makes to check the URL before it sends leads."""
+        if provider == "facebook":
+            token = self.settings.facebook_verify_token
+            if not token:
+                return _json(503, {"error": "unavailable", "reason":
+                                   "LEADFLOW_FACEBOOK_VERIFY_TOKEN is not set"})
+            try:
+                if query.get("hub.mode") != "subscribe":
+                    raise BadSignature("hub.mode must be subscribe")
+                verify_token(query.get("hub.verify_token"), token, "hub.verify_token")
+            except BadSignature as bad:
+                return _json(403, {"error": "forbidden", "reason": bad.reason})
+            # Meta expects the challenge back as it sent it, as plain text.
+            return PlainTextResponse(query.get("hub.challenge", ""))
+        if provider == "linkedin":
+            secret = self.settings.linkedin_client_secret
+            if not secret:
+                return _json(503, {"error": "unavailable", "reason":
+                                   "LEADFLOW_LINKEDIN_CLIENT_SECRET is not set"})
+            challenge = query.get("challengeCode")
+            if not challenge:
+                return _json(422, {"error": "invalid request", "errors": [
+                    {"field": "challengeCode", "reason": "is required"}]})
+            return _json(200, {"challengeCode": challenge,
+                               "challengeResponse": linkedin_challenge_response(challenge,
+                                                                                secret)})
+        if provider in PROVIDERS:
+            return _json(405, {"error": "method not allowed",
+                               "reason": f"{provider} webhooks are POST only"},
+                         {"Allow": "POST"})
+        return _unknown_provider(provider)
+
+    async def webhook(self, request: Request, provider: str) -> Reply:
+        spec = PROVIDERS.get(provider)
+        if spec is None:
+            _count("unknown", "invalid")
+            return Reply(404, _unknown_provider_body(provider))
+        try:
+            return await self._webhook(request, spec)
+        except Refused as refused:
+            return refused.reply
+
+    async def _webhook(self, request: Request, spec: Provider) -> Reply:
+        provider = spec.name
+        missing = spec.missing(self.settings)
+        if missing:
+            # Senders retry a 503 while an operator sets it; a 404 would make Typeform
+            # disable the webhook for good.
+            raise unavailable(provider, f"{', '.join(missing)} not set on this server")
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        ctype = media_type(headers)
+        if spec.json_only and not is_json(ctype):
+            raise refuse(provider, 415, "content-type",
+                         f"{ctype} is not application/json")
+        if not spec.json_only and not (is_json(ctype) or ctype in (
+                "application/x-www-form-urlencoded", "multipart/form-data")):
+            raise refuse(provider, 415, "content-type",
+                         f"{ctype} is not a form post or application/json")
+        body = await read_body(request, self.settings.max_body_bytes, provider)
+        now = self.rt.now()
+        try:
+            parsed = await self._verify_and_parse(request, spec, headers, ctype, body, now)
+        except BadSignature as bad:
+            raise refuse(provider, 401, "signature", bad.reason, "unauthorized") from None
+        except p.BadDelivery as bad:
+            raise refuse(provider, bad.status, bad.field, bad.reason) from None
+        outcome = Outcome(provider)
+        outcome.ignored = parsed.ignored
+        org = await self.org(provider)
+        delivery = Delivery(str(uuid.uuid4()), provider, now, ctype or None, body)
+        subs = await self._resolve(outcome, parsed.items, delivery)
+        await self.accept(outcome, subs, org.sources if org else None, delivery, now=now)
+        if provider == "google_ads":
+            # Google's documented success: 200 with an empty JSON object.
+            return outcome.reply(lambda _: Reply(200, {}))
+        return outcome.reply()
+
+    async def _verify_and_parse(self, request: Request, spec: Provider,
+                                headers: dict[str, str], ctype: str, body: bytes,
+                                now: datetime) -> p.Parsed:
+        s = self.settings
+        age = s.signature_max_age_s
+        match spec.name:
+            case "facebook":
+                verify_facebook(headers, body, s.facebook_app_secret)
+                return p.parse_facebook(body)
+            case "google_ads":
+                doc = p.load_json(body)
+                if not isinstance(doc, dict):
+                    raise p.BadDelivery("body", "must be a JSON object")
+                verify_token(p.google_key(doc), s.google_ads_key, "google_key")
+                return p.parse_google_ads(doc)
+            case "linkedin":
+                verify_linkedin(headers, body, s.linkedin_client_secret)
+                return p.parse_linkedin(body)
+            case "typeform":
+                verify_typeform(headers, body, s.typeform_secret)
+                return p.parse_typeform(body)
+            case "hubspot":
+                verify_hubspot(headers, body, s.hubspot_client_secret, method="POST",
+                               uri=self._public_uri(request), now=now, max_age_s=age)
+                return p.parse_hubspot(body)
+            case "webflow":
+                verify_webflow(headers, body, s.webflow_secret, now=now, max_age_s=age)
+                return p.parse_webflow(body)
+            case _:  # unbounce: our own token in the URL, since Unbounce signs nothing
+                verify_token(request.query_params.get("token"), s.unbounce_token, "token")
+                if is_json(ctype):
+                    doc = p.load_json(body)
+                    if not isinstance(doc, dict):
+                        raise p.BadDelivery("body", "must be a JSON object")
+                    return p.parse_unbounce(doc)
+                return p.parse_unbounce(await form_fields(request, body, ctype))
+
+    def _public_uri(self, request: Request) -> str:
+        """The URL the sender called, as it signed it (HubSpot v3)."""
+        scope = request.scope
+        path = scope.get("raw_path") or scope["path"].encode()
+        query = scope.get("query_string") or b""
+        base = self.settings.public_url.rstrip("/") or \
+            f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"
+        return base + path.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
+
+    async def _resolve(self, outcome: Outcome, items: list[Submission | p.Fetch],
+                       delivery: Delivery) -> list[Submission]:
+        """Fetch what Meta and LinkedIn only name by id; skip leads already published."""
+        fetches = [i for i in items if isinstance(i, p.Fetch)]
+        subs = [i for i in items if isinstance(i, Submission)]
+        if not fetches:
+            return subs
+        ids = {f.sender_id: derive_lead_id(f.provider, f.sender_id, {}) for f in fetches}
+        try:
+            done = await self.capture.receipts.published(list(ids.values()))
+        except RetryableError:
+            raise unavailable(outcome.provider, "database unavailable; retry later") from None
+        fetched: dict[str, Any] = {}
+        gate = asyncio.Semaphore(FETCH_CONCURRENCY)
+
+        async def one(fetch: p.Fetch) -> Submission | None:
+            async with gate:
+                try:
+                    if fetch.provider == "facebook":
+                        lead = await self.apis.facebook_lead(fetch.sender_id)
+                        fetched[fetch.sender_id] = lead
+                        return p.facebook_submission(fetch, lead)
+                    response = await self.apis.linkedin_response(fetch.ref["response"])
+                    form_urn = response.get("versionedLeadGenFormUrn") or fetch.ref.get("form")
+                    form = await self.apis.linkedin_form(str(form_urn)) if form_urn else None
+                    fetched[fetch.sender_id] = {"response": response, "form": form}
+                    return p.linkedin_submission(fetch, response, form)
+                except FetchError as exc:
+                    if exc.retry:
+                        log.warning("%s: %s", outcome.provider, exc.reason)
+                        outcome.unavailable(fetch.where, exc.reason)
+                    else:
+                        outcome.invalid(fetch.where, "", exc.reason)
+                except p.BadDelivery as bad:
+                    outcome.invalid(fetch.where, bad.field, bad.reason)
+                return None
+
+        todo = []
+        for fetch in fetches:
+            if ids[fetch.sender_id] in done:
+                _count(outcome.provider, "duplicate")
+                outcome.results.append({"field": fetch.where, "lead_id": ids[fetch.sender_id],
+                                        "status": "duplicate"})
+            else:
+                todo.append(fetch)
+        resolved = await asyncio.gather(*(one(f) for f in todo))
+        if fetched:
+            object.__setattr__(delivery, "fetched", orjson.dumps(fetched))
+        return subs + [s for s in resolved if s is not None]
+
+    # -- plain HTML forms -------------------------------------------------------------
+
+    async def form(self, request: Request, form_id: str) -> Response:
+        provider = "form"
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        browser = wants_html(headers)
+        try:
+            org = await self.org(provider)
+            form = org.sources.form(form_id) if org else None
+            if form is None:
+                raise refuse(provider, 404, "form_id", f"no form {form_id!r} in the org "
+                             "file's sources.forms")
+            origin = headers.get("origin")
+            cors = allowed_origin(form.allowed_origins, origin)
+            if origin and form.allowed_origins and cors is None:
+                raise refuse(provider, 403, "origin", f"{origin} may not post to this form")
+            ctype = media_type(headers)
+            if ctype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+                raise refuse(provider, 415, "content-type", f"{ctype or 'none'} is not a form "
+                             "post (application/x-www-form-urlencoded or multipart/form-data)")
+            body = await read_body(request, self.settings.max_body_bytes, provider)
+            fields = await form_fields(request, body, ctype)
+            now = self.rt.now()
+            outcome = Outcome(provider)
+            if form.honeypot and str(fields.get(form.honeypot) or "").strip():
+                # A bot filled the field people never see: tell it "thanks", keep nothing.
+                _count(provider, "invalid")
+                log.info("form %s: honeypot field filled; submission dropped", form_id)
+                outcome.results.append({"status": "accepted"})
+                return self._form_reply(outcome.reply(), form, browser, cors, headers)
+            fields.pop(form.honeypot or "", None)
+            referer = headers.get("referer")
+            source = {"form_id": form_id}
+            if referer:
+                source["landing_page"] = referer
+                source.update(p.utm_from_url(referer))
+            key = headers.get("idempotency-key", "").strip()[:255] or None
+            digest = orjson.dumps([form_id, now.date().isoformat(), fields],
+                                  option=orjson.OPT_SORT_KEYS)
+            sub = Submission(provider=provider, channel="web_form", where="",
+                             sender_id=key or f"{form_id}:{hashlib.sha256(digest).hexdigest()}",
+                             answers=fields, source=source, form_key=form_id)
+            delivery = Delivery(str(uuid.uuid4()), provider, now, ctype, body)
+            await self._accept_form(outcome, sub, form, delivery, now)
+            return self._form_reply(outcome.reply(lambda b: Reply(
+                202 if b["accepted"] else 200, _single(b))), form, browser, cors, headers)
+        except Refused as refused:
+            return self._form_reply(refused.reply, None, browser, None, headers)
+
+    async def _accept_form(self, outcome: Outcome, sub: Submission, form: Any,
+                           delivery: Delivery, now: datetime) -> None:
+        payload, origin = payload_from_submission(sub, [form])
+        payload["source"].setdefault("provider", "form")
+        payload["source"].setdefault("channel", "web_form")
+        try:
+            lead = lead_from_payload(payload, provider="form", channel="web_form", now=now,
+                                     sender_id=sub.sender_id)
+        except InvalidLead as bad:
+            name = origin.get(bad.field) or origin.get(bad.field.removeprefix("contact."))
+            outcome.invalid("", name or bad.field, bad.reason)
+            return
+        replies = await self.capture.accept_leads(
+            [lead], "form", payloads=[orjson.dumps(payload)], sender_ids=[sub.sender_id],
+            delivery=delivery, count=False)
+        reply = replies[0]
+        if reply.status == 503:
+            outcome.unavailable("", str(reply.body.get("reason")))
+        else:
+            _count("form", reply.body["status"])
+            outcome.results.append(reply.body)
+
+    def _form_reply(self, reply: Reply, form: Any, browser: bool, cors: str | None,
+                    headers: Mapping[str, str]) -> Response:
+        extra = dict(reply.headers)
+        if cors:
+            extra.update({"Access-Control-Allow-Origin": cors, "Vary": "Origin"})
+        if not browser:
+            return _json(reply.status, reply.body, extra)
+        if reply.status < 300 and form is not None and form.thank_you:
+            return Response(status_code=303, headers={**extra, "Location": form.thank_you})
+        return HTMLResponse(_page(reply), status_code=reply.status, headers=extra)
+
+    async def form_preflight(self, request: Request, form_id: str) -> Response:
+        """CORS preflight for pages that post to the form with JavaScript."""
+        origin = request.headers.get("origin")
+        try:
+            org = await self.org("form")
+        except Refused as refused:
+            return refused.reply.response()
+        form = org.sources.form(form_id) if org else None
+        if form is None:
+            return _json(404, {"error": "not found", "errors": [
+                {"field": "form_id", "reason": f"no form {form_id!r}"}]})
+        allowed = allowed_origin(form.allowed_origins, origin)
+        if allowed is None:
+            return _json(403, {"error": "forbidden", "errors": [
+                {"field": "origin", "reason": f"{origin or 'no origin'} may not post here"}]})
+        return Response(status_code=204, headers={
+            "Access-Control-Allow-Origin": allowed, "Vary": "Origin",
+            "Access-Control-Allow-Methods": "POST, OPTIONS",
+            "Access-Control-Allow-Headers": "Content-Type, Accept, Idempotency-Key",
+            "Access-Control-Max-Age": "600"})
+
+    # -- CSV imports ------------------------------------------------------------------
+
+    async def import_csv(self, request: Request) -> Reply:
+        provider = "import"
+        try:
+            return await self._import(request, provider)
+        except Refused as refused:
+            return refused.reply
+
+    async def _import(self, request: Request, provider: str) -> Reply:
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        if not bearer_matches(headers.get("authorization", ""), self.settings.api_key):
+            raise refuse(provider, 401, "Authorization", "missing or wrong key in "
+                         "Authorization: Bearer <key>", "unauthorized",
+                         {"WWW-Authenticate": "Bearer"})
+        ctype = media_type(headers)
+        if ctype not in ("text/csv", "application/csv", "text/plain", "multipart/form-data"):
+            raise refuse(provider, 415, "content-type", f"{ctype or 'none'} is not text/csv "
+                         "(or multipart/form-data with a file part)")
+        body = await read_body(request, self.settings.max_import_bytes, provider)
+        params: dict[str, str] = dict(request.query_params)
+        csv_bytes = body
+        if ctype == "multipart/form-data":
+            form = await request.form(max_files=1, max_fields=200)
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise refuse(provider, 422, "file", "a multipart import needs a file part "
+                             "named file")
+            csv_bytes = await upload.read()
+            params.update({k: v for k, v in form.items() if isinstance(v, str)})
+        org = await self.org(provider)
+        layout = self._layout(params, org)
+        try:
+            header, rows = read_rows(decode_csv(csv_bytes), self.settings.max_import_rows)
+        except BadFile as bad:
+            raise refuse(provider, 422, "file", bad.reason) from None
+        now = self.rt.now()
+        delivery = Delivery(str(uuid.uuid4()), provider, now, ctype, body)
+        outcome = Outcome(provider)
+        sources = Sources(imports=[layout])
+        unknown = [c for c in layout.columns if c not in header]
+        if unknown:
+            raise refuse(provider, 422, f"column.{unknown[0]}",
+                         f"the file has no column {unknown[0]!r} (it has "
+                         f"{', '.join(repr(h) for h in header[:20])})")
+        try:
+            await self.capture.receipts.add_delivery(delivery)
+        except RetryableError:
+            raise unavailable(provider, "database unavailable; retry later") from None
+        chunk: list[Submission] = []
+        rows_seen = 0
+        try:
+            for row in rows:
+                rows_seen += 1
+                chunk.append(row_submission(row, source_id=layout.id, channel=layout.channel))
+                if len(chunk) >= IMPORT_CHUNK:
+                    await self.accept(outcome, chunk, sources, None, delivery_id=delivery.id,
+                                      columns=True, now=now)
+                    chunk = []
+                    if outcome.retry:
+                        break
+            if chunk and not outcome.retry:
+                await self.accept(outcome, chunk, sources, None, delivery_id=delivery.id,
+                                  columns=True, now=now)
+        except BadFile as bad:
+            outcome.invalid("file", "", bad.reason)
+        counts = outcome.counts()
+        body_out = {"rows": rows_seen, **counts, "import": layout.id,
+                    "errors": [r for r in outcome.results if r["status"] == "invalid"]}
+        if outcome.retry:
+            return Reply(503, {"error": "unavailable", "reason": outcome.retry[0],
+                               "hint": "send the same file again: rows already accepted are "
+                                       "answered as duplicates", **body_out},
+                         {"Retry-After": RETRY_AFTER_S})
+        return Reply(200, body_out)
+
+    def _layout(self, params: Mapping[str, str], org: OrgFile | None) -> ImportSource:
+        """The import's column mapping: the org file's `sources.imports[source]`, with
+        `column.<CSV header>=<lead field>` and `default.<field>=<value>` on top."""
+        source_id = params.get("source")
+        base = None
+        if source_id:
+            base = org.sources.import_(source_id) if org else None
+            if base is None:
+                raise refuse("import", 404, "source", f"no import {source_id!r} in the org "
+                             "file's sources.imports")
+        columns = dict(base.columns) if base else {}
+        defaults = dict(base.defaults) if base else {}
+        for key, value in params.items():
+            if key.startswith("column."):
+                columns[key[7:]] = value.strip()
+            elif key.startswith("default."):
+                defaults[key[8:]] = value
+        channel = params.get("channel") or (base.channel if base else "import")
+        try:
+            return ImportSource.model_validate({
+                "id": base.id if base else (source_id or "api"), "columns": columns,
+                "defaults": defaults, "channel": channel,
+                "consent_text": base.consent_text if base else None})
+        except ValidationError as exc:
+            errors = exc.errors()
+            first = errors[0] if errors else {"loc": ("mapping",), "msg": str(exc)}
+            where = ".".join(str(x) for x in first.get("loc", ()))
+            reason = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+            if where == "channel":
+                where = "channel"
+            elif where.startswith("columns"):
+                where = "column"
+            elif where.startswith("defaults"):
+                where = "default"
+            raise refuse("import", 422, where, reason) from None
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+async def form_fields(request: Request, body: bytes, ctype: str) -> dict[str, Any]:
+    """A form post's fields: repeated names become lists; file parts are not kept."""
+    out: dict[str, Any] = {}
+    if ctype == "application/x-www-form-urlencoded":
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise p.BadDelivery("body", "a form post must be UTF-8") from None
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=1000,
+                          errors="strict")
+    else:
+        try:
+            form = await request.form(max_files=10, max_fields=1000)
+        except (MultiPartException, MultipartParseError, ValueError, KeyError) as exc:
+            raise p.BadDelivery("body", f"not a valid multipart form: {exc}") from None
+        pairs = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+    for name, value in pairs:
+        if name in out:
+            out[name] = [*out[name], value] if isinstance(out[name], list) else [out[name],
+                                                                                 value]
+        else:
+            out[name] = value
+    return out
+
+
+def wants_html(headers: Mapping[str, str]) -> bool:
+    """A browser submitting a form (navigate), not a script asking for JSON."""
+    accept = headers.get("accept", "")
+    if headers.get("sec-fetch-mode") == "navigate":
+        return True
+    if "application/json" in accept or headers.get("x-requested-with"):
+        return False
+    return "text/html" in accept
+
+
+def allowed_origin(allowed: list[str], origin: str | None) -> str | None:
+    if not origin:
+        return None
+    if "*" in allowed:
+        return origin
+    return origin if origin.lower().rstrip("/") in allowed else None
+
+
+def _single(body: dict[str, Any]) -> dict[str, Any]:
+    result = body["results"][0] if body["results"] else {"status": "accepted"}
+    return {k: v for k, v in result.items() if k in ("lead_id", "status")}
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _unknown_provider_body(provider: str) -> dict[str, Any]:
+    return {"error": "not found", "errors": [{"field": "provider", "reason": (
+        f"unknown provider {provider[:64]!r}; one of {', '.join(PROVIDERS)}")}]}
+
+
+def _unknown_provider(provider: str) -> JSONResponse:
+    return _json(404, _unknown_provider_body(provider))
+
+
+def _page(reply: Reply) -> str:
+    if reply.status < 300:
+        title, text = "Thank you", "Your submission was received."
+    elif reply.status == 503:
+        title, text = "Please try again", "We could not take your submission just now."
+    else:
+        title = "Please check the form"
+        problems = reply.body.get("errors") or []
+        text = "; ".join(f"{e.get('field')}: {e.get('reason')}" for e in problems) or \
+            str(reply.body.get("error", "invalid"))
+    return (f"<!doctype html><html><head><meta charset=utf-8><title>{html.escape(title)}"
+            f"</title></head><body><h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>"
+            "<p><a href='javascript:history.back()'>Back</a></p></body></html>")
+
+
+def build_router(api: SourcesApi) -> APIRouter:
+    router = APIRouter(tags=["lead sources"])
+    webhook_doc = ("Verified as the provider documents (see the README's Lead sources); "
+                   "answers what the provider counts as success.")
+
+    @router.get("/v1/webhooks/{provider}", summary="A provider's subscription handshake",
+                description="Meta: hub.mode, hub.verify_token, hub.challenge. "
+                            "LinkedIn: challengeCode.",
+                responses={403: {}, 404: {}, 405: {}, 503: {}})
+    async def handshake(provider: str, request: Request) -> Response:
+        return await api.handshake(provider, request.query_params)
+
+    @router.post("/v1/webhooks/{provider}", summary="A provider's lead webhook",
+                 description=webhook_doc,
+                 responses={200: {}, 401: {}, 404: {}, 413: {}, 415: {}, 422: {}, 503: {}})
+    async def webhook(provider: str, request: Request) -> Response:
+        return (await api.webhook(request, provider)).response()
+
+    @router.post("/v1/forms/{form_id}", summary="A plain HTML form's post",
+                 description="urlencoded or multipart; 303 to the form's thank-you page for "
+                             "browsers, JSON for scripts (Accept: application/json).",
+                 responses={202: {}, 303: {}, 403: {}, 404: {}, 413: {}, 415: {}, 422: {},
+                            503: {}})
+    async def form(form_id: str, request: Request) -> Response:
+        return await api.form(request, form_id)
+
+    @router.options("/v1/forms/{form_id}", include_in_schema=False)
+    async def preflight(form_id: str, request: Request) -> Response:
+        return await api.form_preflight(request, form_id)
+
+    @router.post("/v1/imports", summary="Import leads from a CSV file",
+                 description="Body: text/csv (or multipart with a `file` part). Query: "
+                             "`source` (an import in the org file's sources.imports), "
+                             "`column.<CSV header>=<lead field>`, `default.<field>=<value>`, "
+                             "`channel`. Each row is a lead; failing rows are listed by row "
+                             "number and the rest go through. Bearer API key.",
+                 responses={200: {}, 401: {}, 404: {}, 413: {}, 415: {}, 422: {}, 503: {}})
+    async def imports(request: Request) -> Response:
+        return (await api.import_csv(request)).response()
+
+    return router
+
+
+__all__ = ["FIELD_TARGETS", "PROVIDERS", "SourcesApi", "build_router"]
