@@ -27,7 +27,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from pydantic import ValidationError
 from python_multipart.exceptions import MultipartParseError
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
 from services.capture import providers as p
@@ -433,7 +434,10 @@ class SourcesApi:
                 raise refuse(provider, 415, "content-type", f"{ctype or 'none'} is not a form "
                              "post (application/x-www-form-urlencoded or multipart/form-data)")
             body = await read_body(request, self.settings.max_body_bytes, provider)
-            fields = await form_fields(request, body, ctype)
+            try:
+                fields = await form_fields(request, body, ctype)
+            except p.BadDelivery as bad:
+                raise refuse(provider, 422, bad.field, bad.reason) from None
             now = self.rt.now()
             outcome = Outcome(provider)
             if form.honeypot and str(fields.get(form.honeypot) or "").strip():
@@ -538,7 +542,10 @@ class SourcesApi:
         params: dict[str, str] = dict(request.query_params)
         csv_bytes = body
         if ctype == "multipart/form-data":
-            form = await request.form(max_files=1, max_fields=200)
+            try:
+                form = await multipart(request, max_files=1, max_fields=200)
+            except p.BadDelivery as bad:
+                raise refuse(provider, 422, bad.field, bad.reason) from None
             upload = form.get("file")
             if not isinstance(upload, UploadFile):
                 raise refuse(provider, 422, "file", "a multipart import needs a file part "
@@ -641,10 +648,7 @@ async def form_fields(request: Request, body: bytes, ctype: str) -> dict[str, An
         pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=1000,
                           errors="strict")
     else:
-        try:
-            form = await request.form(max_files=10, max_fields=1000)
-        except (MultiPartException, MultipartParseError, ValueError, KeyError) as exc:
-            raise p.BadDelivery("body", f"not a valid multipart form: {exc}") from None
+        form = await multipart(request, max_files=10, max_fields=1000)
         pairs = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
     for name, value in pairs:
         if name in out:
@@ -653,6 +657,16 @@ async def form_fields(request: Request, body: bytes, ctype: str) -> dict[str, An
         else:
             out[name] = value
     return out
+
+
+async def multipart(request: Request, *, max_files: int, max_fields: int) -> FormData:
+    """A multipart body's parts, or BadDelivery saying why it cannot be read."""
+    try:
+        return await request.form(max_files=max_files, max_fields=max_fields)
+    except (MultiPartException, MultipartParseError, HTTPException, ValueError,
+            KeyError) as exc:
+        reason = getattr(exc, "detail", None) or getattr(exc, "message", None) or exc
+        raise p.BadDelivery("body", f"not a valid multipart form: {reason}") from None
 
 
 def wants_html(headers: Mapping[str, str]) -> bool:
