@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 from pathlib import Path
@@ -169,6 +170,43 @@ def cmd_dlq_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_capture_trace(args: argparse.Namespace) -> int:
+    settings = connected_settings()
+    _need(settings, database=True)
+    from services.capture.replay import trace
+
+    found = asyncio.run(trace(settings, args.lead_id))
+    print(f"lead {found['lead_id']} from {found['provider']}: accepted "
+          f"{found['received_at'].isoformat()}, published "
+          f"{found['published_at'].isoformat() if found['published_at'] else 'not yet'}, "
+          f"{found['deliveries']} deliver{'y' if found['deliveries'] == 1 else 'ies'}"
+          + (f", sender id {found['idempotency_key']}" if found["idempotency_key"] else ""))
+    if found["payload"] is not None:
+        print("payload:", json.dumps(found["payload"], ensure_ascii=False))
+    for d in found["delivery_list"]:
+        body = bytes(d["body"])
+        shown = body if args.full or len(body) <= 2000 else body[:2000] + b"..."
+        print(f"delivery {d['id']} at {d['received_at'].isoformat()} "
+              f"({d['content_type'] or 'no content type'}, {len(body)} bytes):")
+        print(shown.decode("utf-8", errors="replace"))
+        if d["fetched"] is not None:
+            print("fetched from the provider's API:", json.dumps(d["fetched"],
+                                                                 ensure_ascii=False))
+    if not found["delivery_list"]:
+        print("no raw body kept (past LEADFLOW_DELIVERY_RETENTION)")
+    return 0
+
+
+def cmd_capture_replay(args: argparse.Namespace) -> int:
+    settings = connected_settings()
+    _need(settings, kafka=True, database=True)
+    from services.capture.replay import replay
+
+    lead = asyncio.run(replay(settings, args.lead_id))
+    print(f"published lead.captured for {lead.lead_id} again (same lead and event id)")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="leadflow", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -195,6 +233,16 @@ def parser() -> argparse.ArgumentParser:
     a = acc_sub.add_parser("import", help="import accounts from a CSV (idempotent upsert)")
     a.add_argument("file")
     a.set_defaults(func=cmd_accounts_import)
+
+    s = sub.add_parser("capture", help="accepted leads: trace and replay")
+    cap_sub = s.add_subparsers(dest="action", required=True)
+    a = cap_sub.add_parser("trace", help="a lead's receipt, payload and raw deliveries")
+    a.add_argument("lead_id")
+    a.add_argument("--full", action="store_true", help="print whole bodies")
+    a.set_defaults(func=cmd_capture_trace)
+    a = cap_sub.add_parser("replay", help="publish an accepted lead's lead.captured again")
+    a.add_argument("lead_id")
+    a.set_defaults(func=cmd_capture_replay)
 
     s = sub.add_parser("tail", help="print a topic's events as they arrive")
     s.add_argument("topic", help="e.g. leads.routed (the prefix is added for you)")

@@ -73,6 +73,16 @@ def _unauthorized(provider: str) -> Reply:
                  {"WWW-Authenticate": "Bearer"})
 
 
+def captured_event(lead: Lead) -> Outgoing:
+    """`lead.captured` for a lead; its id derives from the lead, so a republish (a
+    sender's retry, `leadflow capture replay`) is the same event to every reader."""
+    event = Event(type="lead.captured", source=f"/leadflow/{SERVICE}",
+                  subject=lead.lead_id, data={"lead_id": lead.lead_id},
+                  id=derived_id(lead.lead_id, "captured"),
+                  _data_json=lead.model_dump_json().encode())
+    return Outgoing(topics.CAPTURED, lead.person_key, event)
+
+
 class Capture:
     """Accepts leads: receipt, publish (acked), mark published."""
 
@@ -185,11 +195,7 @@ class Capture:
             # A redelivery after a failed publish keeps the first acceptance time.
             lead.received_at = state.received_at
             lead.timings.received_at = state.received_at
-            event = Event(type="lead.captured", source=f"/leadflow/{SERVICE}",
-                          subject=lead.lead_id, data={"lead_id": lead.lead_id},
-                          id=derived_id(lead.lead_id, "captured"),
-                          _data_json=lead.model_dump_json().encode())
-            out.append(Outgoing(topics.CAPTURED, lead.person_key, event))
+            out.append(captured_event(lead))
         if out:
             try:
                 async with asyncio.timeout(PUBLISH_TIMEOUT_S):

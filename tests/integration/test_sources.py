@@ -568,3 +568,20 @@ async def test_an_import_takes_an_inline_mapping_and_refuses_what_it_cannot_read
         unknown = await s.client.post("/v1/imports", params={"source": "nope"}, content=csv,
                                       headers={**auth, "content-type": "text/csv"})
         assert unknown.status_code == 404
+
+
+async def test_an_accepted_lead_is_replayed_from_its_receipt_as_the_same_event(
+        settings: Settings) -> None:
+    from services.capture.replay import replay, trace
+
+    async with stack(settings) as s:
+        body, _ = webflow_body()
+        reply = await s.client.post("/v1/webhooks/webflow", content=body, headers=
+                                    webflow_headers(body, int(time.time() * 1000)))
+        lead_id = reply.json()["results"][0]["lead_id"]
+        found = await trace(s.settings, lead_id)
+        assert [bytes(d["body"]) for d in found["delivery_list"]] == [body]
+        await replay(s.settings, lead_id)
+        records = await read_topic(s.settings, topics.CAPTURED, expect=2, settle=0.5)
+        first, again = values(records)
+        assert first["id"] == again["id"] and first["data"] == again["data"]
