@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared import db
+from shared.batcher import Batcher
 from shared.errors import RetryableError
 from shared.org import OrgFile, load_org, load_org_file
 
@@ -34,19 +35,29 @@ async def apply_org(engine: AsyncEngine, path: Path) -> OrgFile:
 
 
 class OrgCache:
-    """The newest applied org file, re-read only when a newer version has been applied."""
+    """The newest applied org file, re-read only when a newer version has been applied.
+
+    Callers without a connection of their own (capture, once per request) share one
+    version check per round trip: a caller waits for a check that starts after it asked
+    (group commit's rule), so an org file applied before a request arrived applies to it.
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._id: int | None = None
         self._org: OrgFile | None = None
         self._lock = asyncio.Lock()
+        self._shared: Batcher[None, OrgFile] = Batcher(self._check_for)
 
     async def current(self, conn: AsyncConnection | None = None) -> OrgFile:
         if conn is None:
-            async with db.connection(self.engine) as c:
-                return await self._current(c)
+            return await self._shared.submit(None)
         return await self._current(conn)
+
+    async def _check_for(self, callers: list[None]) -> list[OrgFile]:
+        async with db.connection(self.engine) as c:
+            org = await self._current(c)
+        return [org] * len(callers)
 
     async def _current(self, conn: AsyncConnection) -> OrgFile:
         latest = (await conn.execute(text("SELECT max(id) FROM org.versions"))).scalar()

@@ -241,12 +241,16 @@ async def test_google_ads_sample_is_accepted_with_an_empty_object_and_test_flag(
         settings: Settings) -> None:
     async with stack(settings) as s:
         body = fixture("google_ads_lead_test.json")  # Google's test sample: "Google_key"
+        accepted, duplicate = counted("google_ads", "accepted"), counted("google_ads",
+                                                                         "duplicate")
         reply = await s.client.post("/v1/webhooks/google_ads", content=body,
                                     headers={"content-type": "application/json"})
         assert reply.status_code == 200 and reply.json() == {}
         again = await s.client.post("/v1/webhooks/google_ads", content=body,
                                     headers={"content-type": "application/json"})
         assert again.status_code == 200 and again.json() == {}
+        assert counted("google_ads", "accepted") == accepted + 1
+        assert counted("google_ads", "duplicate") == duplicate + 1
         [lead] = await s.captured(expect=1, settle=1.0)
         assert lead["flags"]["test"] is True
         assert lead["contact"]["phone"] == "+11234567890"

@@ -14,11 +14,14 @@ Kafka relay on the same broker in the same run. Prints numbers; asserts nothing.
 4. Single-lead requests (as forms and webhooks send them): capture's accepted rate.
 5. Offered load: single-lead requests at a fixed rate (default 500/s) for a while; speed-to-lead
    percentiles at that rate.
+6. Webhooks, capture only: signed deliveries (Typeform's base64 HMAC, Webflow's timestamped
+   hex HMAC, Google's key in the body), each verified over the raw bytes, read, mapped,
+   receipted with its raw body and published before the 200: deliveries accepted per second.
 
 Environment: BENCH_LEADS (default 20000), BENCH_RATE (500), BENCH_RATE_SECONDS (20),
 BENCH_CONNECTIONS (32), BENCH_BATCH (100 leads per request in the saturation phase),
 BENCH_BATCH_CONNECTIONS (8), BENCH_SINGLE (5000 single-lead requests for the capture
-figure).
+figure), BENCH_WEBHOOKS (6000 signed webhook deliveries).
 """
 
 from __future__ import annotations
@@ -34,12 +37,14 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from shared.embedded import free_port
+from tests.provider_kit import SECRETS, fixture_json, typeform_headers, webflow_headers
 
 ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "bench-api-key"
@@ -50,6 +55,7 @@ CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 BATCH = int(os.environ.get("BENCH_BATCH", "100"))
 BATCH_CONNECTIONS = int(os.environ.get("BENCH_BATCH_CONNECTIONS", "8"))
 SINGLE = int(os.environ.get("BENCH_SINGLE", "5000"))
+WEBHOOKS = int(os.environ.get("BENCH_WEBHOOKS", "6000"))
 
 
 def pct(values: list[float], p: float) -> float:
@@ -71,6 +77,7 @@ class Stack:
             "LEADFLOW_DATA_DIR": str(self.data_dir), "LEADFLOW_BROKER_PORT": str(free_port()),
             "LEADFLOW_API_KEY": API_KEY, "LEADFLOW_ADMIN_KEY": "bench-admin-key",
             "LEADFLOW_LOG_LEVEL": "WARNING",
+            **{f"LEADFLOW_{k.upper()}": v for k, v in SECRETS.items()},
             **{f"LEADFLOW_{s.upper()}_PORT": str(free_port())
                for s in ("capture", "enrich", "score", "route")},
         })
@@ -112,14 +119,20 @@ class Connection:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def post(self, path: str, body: bytes) -> int:
+    async def post(self, path: str, body: bytes | tuple[bytes, dict[str, str]]) -> int:
+        """POST a body (with leadflow's API key), or a body with its own headers."""
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         assert self.reader is not None
+        if isinstance(body, tuple):
+            body, headers = body
+            path = headers.pop(":path", path)
+        else:
+            headers = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
+        lines = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         self.writer.write(
-            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {API_KEY}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-            + body)
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{lines}"
+            f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
         status_line = await self.reader.readline()
         status = int(status_line.split()[1])
         length = 0
@@ -147,10 +160,37 @@ def lead_body(run: str, i: int) -> bytes:
     return orjson.dumps(lead)
 
 
-async def send_all(port: int, bodies: list[bytes], rate: float | None,
+def webhook_delivery(run: str, i: int) -> tuple[bytes, dict[str, str]]:
+    """One signed delivery, rotating Typeform, Webflow and Google Ads."""
+    kind = i % 3
+    if kind == 0:
+        doc = fixture_json("typeform_form_response.json")
+        doc["form_response"]["token"] = f"{run}-{i}"
+        for answer in doc["form_response"]["answers"]:
+            if answer["type"] == "email":
+                answer["email"] = f"tf{i}@{run}.example"
+        body = orjson.dumps(doc)
+        return body, {**typeform_headers(body), ":path": "/v1/webhooks/typeform"}
+    if kind == 1:
+        doc = fixture_json("webflow_form_submission.json")
+        doc["payload"]["id"] = f"{run}-{i}"
+        doc["payload"]["data"]["email"] = f"wf{i}@{run}.example"
+        body = orjson.dumps(doc)
+        return body, {**webflow_headers(body, int(time.time() * 1000)),
+                      ":path": "/v1/webhooks/webflow"}
+    doc = fixture_json("google_ads_lead_production.json")
+    doc["lead_id"] = f"{run}-{i}"
+    doc["google_key"] = SECRETS["google_ads_key"]
+    doc["user_column_data"].append({"column_id": "EMAIL", "string_value":
+                                    f"ga{i}@{run}.example"})
+    return orjson.dumps(doc), {"content-type": "application/json",
+                               ":path": "/v1/webhooks/google_ads"}
+
+
+async def send_all(port: int, bodies: list[Any], rate: float | None,
                    path: str = "/v1/leads", connections: int | None = None) -> tuple[float, int]:
     """Post every body; with `rate`, open-loop at that many per second."""
-    queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+    queue: asyncio.Queue[Any] = asyncio.Queue()
     failures = 0
 
     async def worker() -> None:
@@ -158,7 +198,8 @@ async def send_all(port: int, bodies: list[bytes], rate: float | None,
         conn = Connection(port)
         while (body := await queue.get()) is not None:
             for _ in range(20):
-                status = await conn.post(path, body)
+                status = await conn.post(path, (body[0], dict(body[1])) if isinstance(
+                    body, tuple) else body)
                 if status in (200, 202):
                     break
                 failures += 1
@@ -377,6 +418,13 @@ async def main() -> None:
         if speeds:
             print(f"  mean {statistics.mean(speeds) * 1000:.0f} ms")
         await reader.stop()
+
+        deliveries = [webhook_delivery(run + "w", i) for i in range(WEBHOOKS)]
+        sent_in, failures = await send_all(stack.capture_port, deliveries, None)
+        print(f"webhooks, capture only:    {WEBHOOKS / sent_in:8.0f} deliveries/s accepted "
+              f"(signature checked, receipted with raw body, published and acknowledged; "
+              f"Typeform/Webflow/Google Ads, {CONNECTIONS} connections, {failures} retried)",
+              flush=True)
     finally:
         stack.stop()
 
