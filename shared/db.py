@@ -47,7 +47,9 @@ def asyncpg_dsn(url: str) -> str:
 
 def create_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
     return create_async_engine(
-        async_url(url), pool_size=pool_size, max_overflow=5, pool_pre_ping=True
+        async_url(url), pool_size=pool_size, max_overflow=5, pool_pre_ping=True,
+        # Errors must not carry statement parameters: they hold raw bodies and keys.
+        hide_parameters=True,
     )
 
 

@@ -89,6 +89,7 @@ class Capture:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.receipts = ReceiptStore(rt.engine)
+        self._in_flight: set[str] = set()  # lead ids between receipt and publish here
 
     # -- the HTTP edge, shared by the routes and the fast path -------------------------
 
@@ -111,15 +112,17 @@ class Capture:
         if path == BATCH_PATH:
             return await self.accept_batch(payload, provider, delivery)
         key = (headers.get("idempotency-key") or "").strip() or None
-        if key is not None and len(key) > 255:
-            return _invalid(provider, "Idempotency-Key", "longer than 255 characters")
+        if key is not None and (len(key) > 255 or not key.isprintable()):
+            return _invalid(provider, "Idempotency-Key",
+                            "at most 255 characters, no control characters")
         try:
             lead = lead_from_payload(payload, provider=provider, channel="api",
                                      now=delivery.received_at, sender_id=key)
         except InvalidLead as bad:
             return _invalid(provider, bad.field, bad.reason)
-        replies = await self.accept_leads([lead], provider, payloads=[body], sender_ids=[key],
-                                           delivery=delivery)
+        # The receipt's payload is this request's raw body: no separate delivery row on
+        # the hot path.
+        replies = await self.accept_leads([lead], provider, payloads=[body], sender_ids=[key])
         return replies[0]
 
     async def accept_batch(self, payload: Any, provider: str, delivery: Delivery) -> Reply:
@@ -136,8 +139,10 @@ class Capture:
         for i, item in enumerate(items):
             key = item.pop("idempotency_key", None) if isinstance(item, dict) else None
             try:
-                if key is not None and (not isinstance(key, str) or len(key) > 255):
-                    raise InvalidLead("idempotency_key", "must be a string of at most 255")
+                if key is not None and (not isinstance(key, str) or len(key) > 255
+                                        or not key.isprintable()):
+                    raise InvalidLead("idempotency_key", "must be a string of at most 255 "
+                                      "characters, no control characters")
                 key = key.strip() or None if key else None
                 leads.append(lead_from_payload(item, provider=provider, channel="api", now=now,
                                                sender_id=key))
@@ -163,13 +168,57 @@ class Capture:
         return Reply(200, {"results": done, **counts})
 
     async def accept_leads(self, leads: list[Lead], provider: str, *,
-                            payloads: list[bytes] | None = None,
-                            sender_ids: list[str | None] | None = None,
-                            delivery: Delivery | None = None,
-                            delivery_id: str | None = None,
-                            count: bool = True) -> list[Reply]:
+                           payloads: list[bytes] | None = None,
+                           sender_ids: list[str | None] | None = None,
+                           delivery: Delivery | None = None,
+                           delivery_id: str | None = None,
+                           count: bool = True) -> list[Reply]:
         """Receipts (with each lead's payload and the delivery's raw body), publish, mark
-        published; one reply per lead: 202 accepted, 200 duplicate or 503."""
+        published; one reply per lead: 202 accepted, 200 duplicate or 503.
+
+        A lead named twice in one request is accepted once (the repeat answers as the
+        first does, or duplicate). A lead another request of this process is accepting
+        right now answers 503, so its event is published once; were that other request
+        to fail, the sender's retry finds the receipt unpublished and publishes."""
+        first: dict[str, int] = {}
+        repeats: dict[int, int] = {}
+        busy: list[int] = []
+        for i, lead in enumerate(leads):
+            if lead.lead_id in first:
+                repeats[i] = first[lead.lead_id]
+            elif lead.lead_id in self._in_flight:
+                busy.append(i)
+            else:
+                first[lead.lead_id] = i
+        mine = list(first.values())
+        ids = [leads[i].lead_id for i in mine]
+        self._in_flight.update(ids)
+        try:
+            replies = dict(zip(mine, await self._accept_unique(
+                [leads[i] for i in mine], provider,
+                payloads=[payloads[i] for i in mine] if payloads else None,
+                sender_ids=[sender_ids[i] for i in mine] if sender_ids else None,
+                delivery=delivery, delivery_id=delivery_id, count=count), strict=True))
+        finally:
+            self._in_flight.difference_update(ids)
+        for i in busy:
+            replies[i] = _unavailable(provider, "this lead is being accepted by another "
+                                      "delivery; retry later", count)
+        for i, j in repeats.items():
+            if replies[j].status == 503:
+                replies[i] = replies[j]
+                continue
+            if count:
+                metrics.LEADS_RECEIVED.labels(provider, "duplicate").inc()
+            replies[i] = Reply(200, {"lead_id": leads[i].lead_id, "status": "duplicate"})
+        return [replies[i] for i in range(len(leads))]
+
+    async def _accept_unique(self, leads: list[Lead], provider: str, *,
+                             payloads: list[bytes] | None, sender_ids: list[str | None] | None,
+                             delivery: Delivery | None, delivery_id: str | None,
+                             count: bool) -> list[Reply]:
+        if not leads:
+            return []
         try:
             receipts = [Receipt(lead.lead_id, provider,
                                 sender_ids[i] if sender_ids else None,

@@ -33,6 +33,17 @@ class Row:
     values: dict[str, str]
 
 
+@dataclass
+class RowError:
+    """A row the CSV reader could not read (a field over the size limit, a bad quote)."""
+
+    number: int
+    reason: str
+
+
+MAX_ROW_ERRORS = 1000
+
+
 def decode_csv(body: bytes) -> str:
     try:
         return body.decode("utf-8-sig")
@@ -40,8 +51,9 @@ def decode_csv(body: bytes) -> str:
         return body.decode("cp1252", errors="replace")
 
 
-def read_rows(text: str, max_rows: int) -> tuple[list[str], Iterator[Row]]:
-    """The header and the rows; BadFile when there is no usable header."""
+def read_rows(text: str, max_rows: int) -> tuple[list[str], Iterator[Row | RowError]]:
+    """The header and the rows; BadFile when there is no usable header, and from the rows
+    when there are more than `max_rows` or too many unreadable ones to go on."""
     if "\x00" in text:
         raise BadFile("not a CSV file (it holds NUL bytes)")
     sample = text[:8192]
@@ -65,15 +77,22 @@ def read_rows(text: str, max_rows: int) -> tuple[list[str], Iterator[Row]]:
             raise BadFile(f"column {name!r} appears twice in the header")
         seen.add(name)
 
-    def rows() -> Iterator[Row]:
+    def rows() -> Iterator[Row | RowError]:
         number = 1
+        errors = 0
         while True:
             try:
                 values = next(reader)
             except StopIteration:
                 return
             except csv.Error as exc:
-                raise BadFile(f"row {number + 1}: {exc}") from None
+                number += 1
+                errors += 1
+                if errors > MAX_ROW_ERRORS:
+                    raise BadFile(f"more than {MAX_ROW_ERRORS} unreadable rows; is this "
+                                  "a CSV file?") from None
+                yield RowError(number, f"cannot be read: {exc}")
+                continue
             number += 1
             if number - 1 > max_rows:
                 raise BadFile(f"more than {max_rows} rows; split the file")

@@ -89,6 +89,8 @@ def text_id(value: Any, where: str, *, required: bool = True) -> str | None:
     out = str(value).strip()
     if not out or len(out) > 255:
         raise BadDelivery(where, "must be 1-255 characters")
+    if not out.isprintable():
+        raise BadDelivery(where, "must not hold control characters")
     return out
 
 

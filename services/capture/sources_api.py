@@ -34,7 +34,7 @@ from starlette.formparsers import MultiPartException
 from services.capture import providers as p
 from services.capture.adapters.leadapis import FetchError, LeadApis
 from services.capture.api import RETRY_AFTER_S, Capture, Reply
-from services.capture.imports import BadFile, decode_csv, read_rows, row_submission
+from services.capture.imports import BadFile, RowError, decode_csv, read_rows, row_submission
 from services.capture.intake import InvalidLead, derive_lead_id, lead_from_payload
 from services.capture.mapping import Submission, mappings_for, payload_from_submission
 from services.capture.signatures import (
@@ -161,14 +161,15 @@ class Outcome:
         return {s: sum(1 for r in self.results if r["status"] == s)
                 for s in ("accepted", "duplicate", "invalid", "unavailable")}
 
-    def reply(self, success: Callable[[dict[str, Any]], Reply] | None = None) -> Reply:
+    def reply(self, success: Callable[[dict[str, Any]], Reply] | None = None, *,
+              invalid_is_success: bool = False) -> Reply:
         body: dict[str, Any] = {"results": self.results, **self.counts()}
         if self.ignored:
             body["ignored"] = self.ignored
         if self.retry:
             return Reply(503, {"error": "unavailable", "reason": "; ".join(self.retry[:5]),
                                **body}, {"Retry-After": RETRY_AFTER_S})
-        if self.errors:
+        if self.errors and not invalid_is_success:
             return Reply(422, {"error": "invalid lead", "errors": self.errors, **body})
         return success(body) if success else Reply(200, body)
 
@@ -306,6 +307,16 @@ class SourcesApi:
             raise refuse(provider, 401, "signature", bad.reason, "unauthorized") from None
         except p.BadDelivery as bad:
             raise refuse(provider, bad.status, bad.field, bad.reason) from None
+        except (TypeError, AttributeError, KeyError, ValueError, RecursionError) as exc:
+            # A shape the reader did not expect (a list where the provider documents an
+            # object, ...): the sender's bytes, so a 422, never a 500.
+            log.info("%s: unreadable delivery: %s: %s", provider, type(exc).__name__, exc)
+            raise refuse(provider, 422, "body", "a value has an unexpected type or shape "
+                         f"({type(exc).__name__})") from None
+        if provider == "google_ads":
+            # The key travels in the body; the copy kept for tracing must not hold it.
+            body = body.replace(orjson.dumps(self.settings.google_ads_key)[1:-1],
+                                b"[redacted]")
         outcome = Outcome(provider)
         outcome.ignored = parsed.ignored
         org = await self.org(provider)
@@ -315,7 +326,10 @@ class SourcesApi:
         if provider == "google_ads":
             # Google's documented success: 200 with an empty JSON object.
             return outcome.reply(lambda _: Reply(200, {}))
-        return outcome.reply()
+        # Webflow sends every form of a site (a search box, a job application) and turns
+        # its webhook off after a few non-200 answers: a submission that is no lead is
+        # answered 200, listed in the body and counted invalid.
+        return outcome.reply(invalid_is_success=provider == "webflow")
 
     async def _verify_and_parse(self, request: Request, spec: Provider,
                                 headers: dict[str, str], ctype: str, body: bytes,
@@ -398,6 +412,9 @@ class SourcesApi:
                         outcome.invalid(fetch.where, "", exc.reason)
                 except p.BadDelivery as bad:
                     outcome.invalid(fetch.where, bad.field, bad.reason)
+                except (TypeError, AttributeError, KeyError, ValueError) as exc:
+                    outcome.invalid(fetch.where, "", f"the provider's API answered a lead "
+                                    f"of an unexpected shape ({type(exc).__name__})")
                 return None
 
         todo = []
@@ -419,6 +436,7 @@ class SourcesApi:
         provider = "form"
         headers = {k.lower(): v for k, v in request.headers.items()}
         browser = wants_html(headers)
+        cors: str | None = None
         try:
             org = await self.org(provider)
             form = org.sources.form(form_id) if org else None
@@ -452,18 +470,22 @@ class SourcesApi:
             if referer:
                 source["landing_page"] = referer
                 source.update(p.utm_from_url(referer))
-            key = headers.get("idempotency-key", "").strip()[:255] or None
+            key = headers.get("idempotency-key", "").strip()
+            if len(key) > 255 or not key.isprintable():
+                raise refuse(provider, 422, "Idempotency-Key", "at most 255 characters, no "
+                             "control characters")
             digest = orjson.dumps([form_id, now.date().isoformat(), fields],
                                   option=orjson.OPT_SORT_KEYS)
             sub = Submission(provider=provider, channel="web_form", where="",
-                             sender_id=key or f"{form_id}:{hashlib.sha256(digest).hexdigest()}",
+                             sender_id=f"{form_id}:key:{key}" if key else
+                             f"{form_id}:{hashlib.sha256(digest).hexdigest()}",
                              answers=fields, source=source, form_key=form_id)
             delivery = Delivery(str(uuid.uuid4()), provider, now, ctype, body)
             await self._accept_form(outcome, sub, form, delivery, now)
             return self._form_reply(outcome.reply(lambda b: Reply(
                 202 if b["accepted"] else 200, _single(b))), form, browser, cors, headers)
-        except Refused as refused:
-            return self._form_reply(refused.reply, None, browser, None, headers)
+        except Refused as refused:  # allowed pages can read why (CORS), but not redirected
+            return self._form_reply(refused.reply, None, browser, cors, headers)
 
     async def _accept_form(self, outcome: Outcome, sub: Submission, form: Any,
                            delivery: Delivery, now: datetime) -> None:
@@ -562,7 +584,9 @@ class SourcesApi:
         delivery = Delivery(str(uuid.uuid4()), provider, now, ctype, body)
         outcome = Outcome(provider)
         sources = Sources(imports=[layout])
-        unknown = [c for c in layout.columns if c not in header]
+        # A column named in the request must exist; the org file's layout may list
+        # columns some exports leave out.
+        unknown = [k[7:] for k in params if k.startswith("column.") and k[7:] not in header]
         if unknown:
             raise refuse(provider, 422, f"column.{unknown[0]}",
                          f"the file has no column {unknown[0]!r} (it has "
@@ -573,21 +597,28 @@ class SourcesApi:
             raise unavailable(provider, "database unavailable; retry later") from None
         chunk: list[Submission] = []
         rows_seen = 0
-        try:
-            for row in rows:
+        stopped: BadFile | None = None
+        while not outcome.retry:
+            try:
+                row = next(rows, None)
+            except BadFile as bad:  # past the row limit: what was read still goes through
+                stopped = bad
+                row = None
+            if row is not None:
                 rows_seen += 1
-                chunk.append(row_submission(row, source_id=layout.id, channel=layout.channel))
-                if len(chunk) >= IMPORT_CHUNK:
-                    await self.accept(outcome, chunk, sources, None, delivery_id=delivery.id,
-                                      columns=True, now=now)
-                    chunk = []
-                    if outcome.retry:
-                        break
-            if chunk and not outcome.retry:
+                if isinstance(row, RowError):
+                    outcome.invalid(f"row {row.number}", "", row.reason, row=row.number)
+                else:
+                    chunk.append(row_submission(row, source_id=layout.id,
+                                                channel=layout.channel))
+            if chunk and (row is None or len(chunk) >= IMPORT_CHUNK):
                 await self.accept(outcome, chunk, sources, None, delivery_id=delivery.id,
                                   columns=True, now=now)
-        except BadFile as bad:
-            outcome.invalid("file", "", bad.reason)
+                chunk = []
+            if row is None:
+                break
+        if stopped is not None:
+            outcome.invalid("file", "", stopped.reason)
         counts = outcome.counts()
         body_out = {"rows": rows_seen, **counts, "import": layout.id,
                     "errors": [r for r in outcome.results if r["status"] == "invalid"]}
@@ -642,11 +673,13 @@ async def form_fields(request: Request, body: bytes, ctype: str) -> dict[str, An
     out: dict[str, Any] = {}
     if ctype == "application/x-www-form-urlencoded":
         try:
-            text = body.decode("utf-8")
+            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True,
+                              max_num_fields=1000, errors="strict")
         except UnicodeDecodeError:
-            raise p.BadDelivery("body", "a form post must be UTF-8") from None
-        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=1000,
-                          errors="strict")
+            raise p.BadDelivery("body", "a form post must be UTF-8 (percent-escapes "
+                                "included)") from None
+        except ValueError:
+            raise p.BadDelivery("body", "more than 1000 fields") from None
     else:
         form = await multipart(request, max_files=10, max_fields=1000)
         pairs = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]

@@ -152,16 +152,17 @@ class ReceiptStore:
             return {str(r.lead_id) for r in rows}
 
     async def purge(self, before: datetime, limit: int = 5000) -> int:
-        """Drop raw bodies and payloads received before `before`; receipts stay."""
+        """Drop raw bodies and payloads received before `before`; receipts stay. Returns
+        how many rows it changed (0: nothing older is left)."""
         async with db.transaction(self.engine) as conn:
             gone = (await conn.execute(text(
                 "DELETE FROM capture.deliveries WHERE id IN (SELECT id FROM capture.deliveries "
                 "WHERE received_at < :before LIMIT :n)"), {"before": before, "n": limit})).rowcount
-            await conn.execute(text(
+            cleared = (await conn.execute(text(
                 "UPDATE capture.receipts SET payload = NULL WHERE lead_id IN (SELECT lead_id "
                 "FROM capture.receipts WHERE received_at < :before AND payload IS NOT NULL "
-                "LIMIT :n)"), {"before": before, "n": limit})
-        return int(gone or 0)
+                "LIMIT :n)"), {"before": before, "n": limit})).rowcount
+        return max(int(gone or 0), int(cleared or 0))
 
     async def trace(self, lead_id: str) -> dict[str, Any] | None:
         """A lead's receipt, mapped payload and every delivery that carried it."""

@@ -589,3 +589,54 @@ async def test_an_accepted_lead_is_replayed_from_its_receipt_as_the_same_event(
         records = await read_topic(s.settings, topics.CAPTURED, expect=2, settle=0.5)
         first, again = values(records)
         assert first["id"] == again["id"] and first["data"] == again["data"]
+
+
+async def test_what_review_found_stays_fixed(settings: Settings) -> None:
+    """Inputs that once reached a 500, lost rows, or answered a sender wrongly."""
+    async with stack(settings) as s:
+        auth = {"Authorization": f"Bearer {settings.api_key}", "content-type": "text/csv"}
+        # A timestamp of 400 digits: 401, not an overflow.
+        body, _ = webflow_body()
+        huge = await s.client.post("/v1/webhooks/hubspot", content=body, headers={
+            "content-type": "application/json", "x-hubspot-signature-v3": "x",
+            "x-hubspot-request-timestamp": "1" + "0" * 400})
+        assert huge.status_code == 401
+        # Undecodable and too many form fields: 422.
+        for form_body in (b"your-email=%ff", b"&".join([b"a=1"] * 1001)):
+            reply = await s.client.post("/v1/forms/contact-us", content=form_body, headers={
+                "content-type": "application/x-www-form-urlencoded",
+                "accept": "application/json"})
+            assert reply.status_code == 422, reply.text
+        # An unreadable row in the middle: the rows around it still go through.
+        csv = ("E-Mail,Firma\nmid1@rows.example,A\n\"" + "x" * 140_000 + "\"\n"
+               "mid2@rows.example,B\nmid2@rows.example,B\n").encode()
+        reply = await s.client.post("/v1/imports?source=badge-scans", content=csv,
+                                    headers=auth)
+        out = reply.json()
+        assert reply.status_code == 200 and out["accepted"] == 2, out
+        assert out["duplicate"] == 1  # the same row twice in one file: one lead
+        assert out["errors"][0]["row"] == 3
+        # A Webflow form that is no lead: 200 (anything else turns the webhook off).
+        doc = fixture_json("webflow_form_submission.json")
+        doc["payload"]["id"] = f"nolead-{unique()[0]}"
+        doc["payload"]["data"] = {"Search": "pricing"}
+        nolead = json.dumps(doc).encode()
+        reply = await s.client.post("/v1/webhooks/webflow", content=nolead, headers=
+                                    webflow_headers(nolead, int(time.time() * 1000)))
+        assert reply.status_code == 200 and reply.json()["invalid"] == 1
+        # A signed body of an unexpected shape, a control character in an id: 422.
+        odd = json.dumps({"event_type": "form_response", "form_response": {
+            "token": "t1", "definition": {"fields": 5}, "answers": []}}).encode()
+        reply = await s.client.post("/v1/webhooks/typeform", content=odd,
+                                    headers=typeform_headers(odd))
+        assert reply.status_code == 422
+        nul = fixture_json("google_ads_lead_test.json") | {"lead_id": "a\u0000b"}
+        assert (await s.client.post("/v1/webhooks/google_ads", json=nul)).status_code == 422
+        # Google's key is not kept in the stored body.
+        doc = fixture_json("google_ads_lead_test.json") | {"lead_id": f"k-{unique()[0]}"}
+        reply = await s.client.post("/v1/webhooks/google_ads", json=doc)
+        lead_id = derive_lead_id("google_ads", doc["lead_id"], {})
+        trace = await s.receipts().trace(lead_id)
+        assert trace is not None
+        assert SECRETS["google_ads_key"].encode() not in bytes(trace["delivery_list"][0]["body"])
+        assert len(await s.captured(expect=3, settle=1.0)) == 3  # 2 rows, 1 Google, no Webflow
