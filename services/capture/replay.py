@@ -10,6 +10,7 @@ its topics.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from services.capture.api import captured_event
@@ -23,6 +24,10 @@ from shared.settings import Settings
 
 
 async def trace(settings: Settings, lead_id: str) -> dict[str, Any]:
+    try:
+        lead_id = str(uuid.UUID(lead_id))
+    except ValueError:
+        raise ConfigError(f"{lead_id!r} is not a lead id (a UUID)") from None
     engine = db.create_engine(settings.database_url, pool_size=1)
     try:
         found = await ReceiptStore(engine).trace(lead_id)
