@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -640,3 +640,21 @@ async def test_what_review_found_stays_fixed(settings: Settings) -> None:
         assert trace is not None
         assert SECRETS["google_ads_key"].encode() not in bytes(trace["delivery_list"][0]["body"])
         assert len(await s.captured(expect=3, settle=1.0)) == 3  # 2 rows, 1 Google, no Webflow
+
+
+async def test_bodies_past_the_retention_are_dropped_and_receipts_stay(
+        settings: Settings) -> None:
+    async with stack(settings) as s:
+        body, _ = webflow_body()
+        reply = await s.client.post("/v1/webhooks/webflow", content=body, headers=
+                                    webflow_headers(body, int(time.time() * 1000)))
+        lead_id = reply.json()["results"][0]["lead_id"]
+        store = s.receipts()
+        assert (await store.trace(lead_id))["delivery_list"]
+        while await store.purge(datetime.now(UTC) + timedelta(seconds=1)):
+            pass
+        kept = await store.trace(lead_id)
+        assert kept is not None and kept["payload"] is None and kept["delivery_list"] == []
+        again = await s.client.post("/v1/webhooks/webflow", content=body, headers=
+                                    webflow_headers(body, int(time.time() * 1000)))
+        assert again.status_code == 200 and again.json()["duplicate"] == 1
