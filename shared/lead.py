@@ -41,7 +41,8 @@ class Contact(_Part):
 
 
 class Company(_Part):
-    name: str | None = None
+    name: str | None = None  # without its legal form (enrich)
+    legal_name: str | None = None  # as the lead wrote it, when that differs
     domain: str | None = None
     industry: str | None = None
     employees: int | None = None
@@ -83,6 +84,7 @@ class Flags(_Part):
     disposable_email: bool = False
     duplicate_of: str | None = None
     test: bool = False
+    role_email: bool = False  # info@, sales@: a shared inbox, not a person
 
 
 class Account(_Part):

