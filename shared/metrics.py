@@ -56,3 +56,11 @@ BATCH_RECORDS = Histogram(
     ["service"],
     buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000),
 )
+ENRICHMENT_LOOKUPS = Counter(
+    "leadflow_enrichment_lookups_total",
+    "Firmographics lookups by provider and outcome (found, not_found, cached, error, "
+    "garbage, circuit_open, over_budget).",
+    ["provider", "outcome"],
+)
+ENRICHMENT_STATUS = Counter(
+    "leadflow_enrichment_total", "Leads enriched, by enrichment status.", ["status"])

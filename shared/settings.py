@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -86,7 +87,27 @@ class Settings(BaseSettings):
     max_import_bytes: int = Field(20_000_000, ge=1024)
     max_import_rows: int = Field(100_000, ge=1)
 
-    @field_validator("delivery_retention")
+    # Enrich's firmographics (company domain -> name, industry, employees, country).
+    # `local` reads a CSV (empty path: the bundled, clearly labelled demo dataset);
+    # `http` calls a commercial enrichment API; `none` looks nothing up.
+    firmographics_provider: Literal["local", "http", "none"] = "local"
+    firmographics_csv: str = ""
+    # `http`: a URL with `{domain}` in it, a header carrying the credential
+    # ("Authorization: Bearer ..." or "X-Api-Key: ..."), and which path of the JSON
+    # answer holds each field ("name=name,industry=category.industry,...").
+    firmographics_url: str = ""
+    firmographics_auth_header: str = ""
+    firmographics_fields: str = ("name=name,industry=industry,employees=employees,"
+                                 "country=country")
+    firmographics_timeout_s: float = Field(0.8, gt=0)
+    firmographics_cache_ttl: str = "30d"
+    firmographics_miss_ttl: str = "1d"  # a domain the provider does not know
+    firmographics_breaker_failures: int = Field(5, ge=1)  # in a row, to open the circuit
+    firmographics_breaker_cooldown_s: float = Field(30.0, gt=0)
+    # Each lead's total time for lookups: past it the lead goes on, enrichment partial.
+    enrich_budget_s: float = Field(1.5, gt=0)
+
+    @field_validator("delivery_retention", "firmographics_cache_ttl", "firmographics_miss_ttl")
     @classmethod
     def _duration(cls, value: str) -> str:
         from shared.org import parse_duration
@@ -96,9 +117,13 @@ class Settings(BaseSettings):
 
     @property
     def delivery_retention_td(self) -> timedelta:
+        return self.duration("delivery_retention")
+
+    def duration(self, name: str) -> timedelta:
+        """A duration setting (`30d`, `4h`) as a timedelta."""
         from shared.org import parse_duration
 
-        return parse_duration(self.delivery_retention)
+        return parse_duration(getattr(self, name))
 
     def port(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))

@@ -1,25 +1,42 @@
-"""Enrich's handler: normalize each captured lead, link it to its person, match its
-account, and emit `lead.enriched`. One query loads the batch's persons, one its accounts,
-one transaction writes them.
+"""Enrich's handler: normalize each captured lead, look up its company's firmographics
+(within the lead's budget), link it to its person, match its account, and emit
+`lead.enriched`. One lookup call for the batch's domains, one query loads the batch's
+persons, one its accounts, one transaction writes them.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from services.enrich import store
+from services.enrich.adapters.firmographics import NoProvider, Provider
 from services.enrich.enrichment import enrich_lead
+from services.enrich.firmographics import apply_firmographics
 from services.enrich.linking import Person, link_person, match_account
-from shared import db, topics
+from shared import db, metrics, topics
 from shared.events import Event, Outgoing, derived_id, make_event
 from shared.lead import check_lead
 from shared.service import Runtime
 
 SERVICE = "enrich"
-PROVIDER = "local"
+_COMPANY_FIELDS = ("name", "industry", "employees")
 
 
-async def handle_lead_captured(batch: list[Event], rt: Runtime) -> list[Outgoing]:
+def _needs_lookup(lead: dict[str, Any]) -> str | None:
+    """The company domain to look up, when the lead lacks something a provider knows."""
+    company = lead.get("company") or {}
+    flags = lead.get("flags") or {}
+    domain = company.get("domain")
+    if not domain or flags.get("free_email") or flags.get("disposable_email"):
+        return None
+    return domain if any(company.get(f) in (None, "") for f in _COMPANY_FIELDS) else None
+
+
+async def handle_lead_captured(batch: list[Event], rt: Runtime,
+                               provider: Provider | None = None) -> list[Outgoing]:
+    started = time.monotonic()
+    provider = provider or NoProvider()
     now = rt.now()
     leads: list[dict[str, Any]] = []
     for event in batch:
@@ -28,6 +45,23 @@ async def handle_lead_captured(batch: list[Event], rt: Runtime) -> list[Outgoing
         leads.append(enrich_lead(check_lead(event.data)))
     if not leads:
         return []
+    wanted = {lead["lead_id"]: d for lead in leads if (d := _needs_lookup(lead))}
+    budget = rt.settings.enrich_budget_s - (time.monotonic() - started)
+    found = await provider.lookup(sorted(set(wanted.values())), max(0.0, budget)) \
+        if wanted else {}
+    for lead in leads:
+        domain = wanted.get(lead["lead_id"])
+        record: dict[str, Any] = {"status": "complete", "provider": provider.name,
+                                  "at": now.isoformat()}
+        if domain is not None and domain not in found:
+            record.update(status="partial", reason=f"{provider.name} gave no answer for "
+                          f"{domain} within {rt.settings.enrich_budget_s:g} s")
+        elif domain is not None and found[domain] is not None:
+            filled = apply_firmographics(lead, found[domain])
+            if filled:
+                record["filled"] = filled
+        lead["enrichment"] = record
+        metrics.ENRICHMENT_STATUS.labels(record["status"]).inc()
     keys = sorted({lead["person_key"] for lead in leads})
     domains = sorted({d for lead in leads if (d := (lead.get("company") or {}).get("domain"))})
     async with db.transaction(rt.engine) as conn:
@@ -40,8 +74,6 @@ async def handle_lead_captured(batch: list[Event], rt: Runtime) -> list[Outgoing
             persons[person.person_key] = changed[person.person_key] = person
             links.append((lead["lead_id"], person.person_key, now))
             lead["account"] = match_account(lead, accounts)
-            lead["enrichment"] = {"status": "complete", "provider": PROVIDER,
-                                  "at": now.isoformat()}
             lead.setdefault("timings", {})["enriched_at"] = now.isoformat()
         await store.save_persons(conn, list(changed.values()), links)
     return [

@@ -1,7 +1,11 @@
-"""Enrich's composition root: one consume loop over `leads.captured`."""
+"""Enrich's composition root: one consume loop over `leads.captured`, and the
+firmographics provider the settings choose (closed when the service stops)."""
 
 from __future__ import annotations
 
+import asyncio
+
+from services.enrich.adapters.firmographics import Provider, make_provider
 from services.enrich.handlers import handle_lead_captured
 from shared import topics
 from shared.events import Event, Outgoing
@@ -9,10 +13,18 @@ from shared.loop import ConsumeLoop
 from shared.service import Parts, Runtime
 
 
-def build(rt: Runtime) -> Parts:
+def build(rt: Runtime, provider: Provider | None = None) -> Parts:
+    chosen = provider or make_provider(rt.settings, rt.engine)
+
     async def handler(batch: list[Event]) -> list[Outgoing]:
-        return await handle_lead_captured(batch, rt)
+        return await handle_lead_captured(batch, rt, chosen)
+
+    async def close_provider(stop: asyncio.Event) -> None:
+        await stop.wait()
+        await chosen.close()
 
     loop = ConsumeLoop(service="enrich", topic_names=(topics.CAPTURED,), handler=handler,
                        settings=rt.settings, producer=rt.producer)
-    return Parts(loops=[loop], description="Normalizes leads and links persons and accounts.")
+    return Parts(loops=[loop], tasks=[close_provider],
+                 description="Normalizes leads, adds firmographics, links persons and "
+                             "accounts.")
