@@ -140,7 +140,8 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def serve_fake(fake: FakeLeadApis) -> AsyncIterator[FakeLeadApis]:
+async def serve_fake(fake: Any) -> AsyncIterator[Any]:
+    """Serve a fake's `app()` over real HTTP on a free port; sets `fake.url`."""
     port = free_port()
     config = uvicorn.Config(fake.app(), host="127.0.0.1", port=port, log_level="warning",
                             lifespan="off")
