@@ -34,7 +34,8 @@ def _needs_lookup(lead: dict[str, Any]) -> str | None:
 
 
 async def handle_lead_captured(batch: list[Event], rt: Runtime,
-                               provider: Provider | None = None) -> list[Outgoing]:
+                               provider: Provider | None = None,
+                               names: store.AccountNames | None = None) -> list[Outgoing]:
     started = time.monotonic()
     provider = provider or NoProvider()
     now = rt.now()
@@ -67,13 +68,14 @@ async def handle_lead_captured(batch: list[Event], rt: Runtime,
     async with db.transaction(rt.engine) as conn:
         persons = await store.load_persons(conn, keys)
         accounts = await store.load_accounts_by_domain(conn, domains)
+        by_name = await names.current(conn) if names is not None else None
         changed: dict[str, Person] = {}
         links = []
         for lead in leads:
             person = link_person(lead, persons.get(lead["person_key"]), now)
             persons[person.person_key] = changed[person.person_key] = person
             links.append((lead["lead_id"], person.person_key, now))
-            lead["account"] = match_account(lead, accounts)
+            lead["account"] = match_account(lead, accounts, by_name)
             lead.setdefault("timings", {})["enriched_at"] = now.isoformat()
         await store.save_persons(conn, list(changed.values()), links)
     return [

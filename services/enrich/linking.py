@@ -4,7 +4,8 @@ One person record per person key. A repeat lead links to the first (`flags.dupli
 keeps the first touch's source, adds its activities to the person's (one activity per
 type and instant, whatever UTC offset it was written in), and fills empty
 fields from what is known without erasing what the new lead says. An account matches by
-the lead's company domain, never by a free-mail domain.
+the lead's company domain (never a free-mail domain), then by its cleaned company name,
+exactly or fuzzily, with tie-breakers.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from services.enrich.enrichment import is_free_email_domain
+from rapidfuzz import fuzz, process
+
+from services.enrich.enrichment import company_key, is_free_email_domain
 
 MAX_ACTIVITIES = 500
 PROFILE_SECTIONS = ("contact", "company", "title")
@@ -36,6 +39,7 @@ class AccountRecord:
     id: str
     name: str
     owner_rep_id: str | None
+    country: str | None = None  # ISO alpha-2, from the accounts file's country column
 
 
 def _activity_instant(activity: dict[str, Any]) -> datetime | None:
@@ -115,15 +119,85 @@ def link_person(lead: dict[str, Any], known: Person | None, now: datetime) -> Pe
     return person
 
 
-def match_account(lead: dict[str, Any], by_domain: dict[str, AccountRecord]) -> dict[str, Any] | None:
-    """The account whose domains include the lead's company domain; never one matched by a
-    free-mail domain (CRMs collect catch-all accounts like "Gmail users")."""
-    domain = (lead.get("company") or {}).get("domain")
-    if not domain or is_free_email_domain(domain):
-        return None
-    account = by_domain.get(domain)
-    if account is None:
-        return None
+def match_account(lead: dict[str, Any], by_domain: dict[str, AccountRecord],
+                  by_name: AccountIndex | None = None) -> dict[str, Any] | None:
+    """The account whose domains include the lead's company domain (never one matched by
+    a free-mail domain: CRMs collect catch-all accounts like "Gmail users"); failing
+    that, the account whose cleaned name matches the lead's company name (`AccountIndex`).
+    The result says how it matched and with what confidence."""
+    company = lead.get("company") or {}
+    domain = company.get("domain")
+    if domain and not is_free_email_domain(domain):
+        account = by_domain.get(domain)
+        if account is not None:
+            return _account(account, "domain", 1.0)
+    if by_name is not None:
+        found = by_name.match(company.get("legal_name") or company.get("name"),
+                              lead.get("country") or company.get("country"))
+        if found is not None:
+            account, method, confidence = found
+            return _account(account, method, confidence)
+    return None
+
+
+def _account(account: AccountRecord, method: str, confidence: float) -> dict[str, Any]:
     return {"id": account.id, "name": account.name, "owner_rep_id": account.owner_rep_id,
-            "match": "domain", "confidence": 1.0}
+            "match": method, "confidence": round(confidence, 3)}
+
+
+# Name matching: the lead's company name and the accounts' names compared once cleaned of
+# legal forms, case, accents and punctuation (`company_key`). An identical key is a
+# "name" match; otherwise the closest key by edit distance, word order aside, if it is at
+# least NAME_CUTOFF similar ("name_fuzzy"). Extra words count against a match, so "Acme"
+# does not match "Acme Labs". Ties are broken by the lead's country, then by an owner
+# being set; candidates still tied are ambiguous and match nothing.
+NAME_CUTOFF = 88.0
+NAME_CONFIDENCE = 0.9  # an identical cleaned name: sure, but less than a domain
+
+
+class AccountIndex:
+    """Known accounts by cleaned name, for `match_account`."""
+
+    def __init__(self, accounts: list[AccountRecord]) -> None:
+        self.by_key: dict[str, list[AccountRecord]] = {}
+        for account in accounts:
+            key = company_key(account.name)
+            if key:
+                self.by_key.setdefault(key, []).append(account)
+        self.keys = list(self.by_key)
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self.by_key.values())
+
+    def match(self, name: str | None, country: str | None
+              ) -> tuple[AccountRecord, str, float] | None:
+        key = company_key(name)
+        if not key or not self.keys:
+            return None
+        if key in self.by_key:
+            scored = [(100.0, a) for a in self.by_key[key]]
+            method = "name"
+        else:
+            hits = process.extract(key, self.keys, scorer=_similarity, limit=5,
+                                   score_cutoff=NAME_CUTOFF)
+            scored = [(float(score), a) for k, score, _ in hits for a in self.by_key[k]]
+            method = "name_fuzzy"
+        if not scored:
+            return None
+        ranked = sorted(scored, key=lambda sa: _rank(sa, country), reverse=True)
+        if len(ranked) > 1 and _rank(ranked[0], country) == _rank(ranked[1], country):
+            return None  # two accounts equally likely: a wrong owner is worse than none
+        score, account = ranked[0]
+        return account, method, NAME_CONFIDENCE * score / 100
+
+
+def _similarity(a: str, b: str, **kwargs: Any) -> float:
+    return max(fuzz.ratio(a, b, **kwargs), fuzz.token_sort_ratio(a, b, **kwargs))
+
+
+def _rank(scored: tuple[float, AccountRecord], country: str | None
+          ) -> tuple[float, bool, bool]:
+    score, account = scored
+    return (round(score, 1), bool(country) and account.country == country,
+            account.owner_rep_id is not None)
 

@@ -7,6 +7,7 @@ import asyncio
 
 from services.enrich.adapters.firmographics import Provider, make_provider
 from services.enrich.handlers import handle_lead_captured
+from services.enrich.store import AccountNames
 from shared import topics
 from shared.events import Event, Outgoing
 from shared.loop import ConsumeLoop
@@ -15,9 +16,10 @@ from shared.service import Parts, Runtime
 
 def build(rt: Runtime, provider: Provider | None = None) -> Parts:
     chosen = provider or make_provider(rt.settings, rt.engine)
+    names = AccountNames()
 
     async def handler(batch: list[Event]) -> list[Outgoing]:
-        return await handle_lead_captured(batch, rt, chosen)
+        return await handle_lead_captured(batch, rt, chosen, names)
 
     async def close_provider(stop: asyncio.Event) -> None:
         await stop.wait()

@@ -11,7 +11,8 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.enrich.linking import AccountRecord, Person
+from services.enrich.enrichment import normalize_country, registered_domain
+from services.enrich.linking import AccountIndex, AccountRecord, Person
 
 
 async def load_persons(conn: AsyncConnection, keys: list[str]) -> dict[str, Person]:
@@ -40,10 +41,32 @@ async def load_accounts_by_domain(conn: AsyncConnection,
     if not domains:
         return {}
     rows = (await conn.execute(text("""
-        SELECT d.domain, a.id, a.name, a.owner_rep_id
+        SELECT d.domain, a.id, a.name, a.owner_rep_id, a.attributes->>'country' AS country
         FROM enrich.account_domains d JOIN enrich.accounts a ON a.id = d.account_id
         WHERE d.domain = ANY(CAST(:domains AS text[]))"""), {"domains": domains})).all()
-    return {r.domain: AccountRecord(r.id, r.name, r.owner_rep_id) for r in rows}
+    return {r.domain: AccountRecord(r.id, r.name, r.owner_rep_id, r.country) for r in rows}
+
+
+class AccountNames:
+    """All known accounts by cleaned name (`AccountIndex`), re-read only when the
+    accounts changed (an import): one cheap query per batch otherwise."""
+
+    def __init__(self) -> None:
+        self._version: tuple[int, Any] | None = None
+        self.index = AccountIndex([])
+
+    async def current(self, conn: AsyncConnection) -> AccountIndex:
+        version = tuple((await conn.execute(text(
+            "SELECT count(*), max(updated_at) FROM enrich.accounts"))).one())
+        if version != self._version:
+            rows = (await conn.execute(text(
+                "SELECT id, name, owner_rep_id, attributes->>'country' AS country "
+                "FROM enrich.accounts"))).all()
+            self.index = AccountIndex([AccountRecord(r.id, r.name, r.owner_rep_id,
+                                                     normalize_country(r.country))
+                                       for r in rows])
+            self._version = version  # type: ignore[assignment]
+        return self.index
 
 
 async def save_persons(conn: AsyncConnection, persons: list[Person],
@@ -108,7 +131,17 @@ def parse_accounts_csv(content: str, filename: str = "accounts.csv") -> list[dic
         name = (row.get("name") or "").strip()
         if not name:
             raise AccountsFileError(f"{filename}: row {number}: name is empty")
-        domains = [d.strip().lower() for d in (row.get("domains") or "").split(";") if d.strip()]
+        domains = []
+        for raw in (row.get("domains") or "").split(";"):
+            if not raw.strip():
+                continue
+            # `www.acme.com`, `https://acme.com/`, `EU.Acme.com` all mean acme.com.
+            domain = registered_domain(raw.strip())
+            if domain is None:
+                raise AccountsFileError(f"{filename}: row {number}: {raw.strip()!r} is not "
+                                        "a domain")
+            if domain not in domains:
+                domains.append(domain)
         accounts.append({
             "id": account_id, "name": name, "domains": domains,
             "owner_rep_id": (row.get("owner_rep_id") or "").strip() or None,

@@ -168,3 +168,32 @@ async def test_the_handler_marks_a_lead_partial_past_its_budget_and_fills_the_re
             assert by_email["sam@gmail.com"]["enrichment"]["status"] == "complete"
         finally:
             await rt.close()
+
+
+async def test_accounts_match_by_subdomain_country_domain_and_name_after_an_import(
+        settings: Settings) -> None:
+    from services.enrich.store import AccountNames, parse_accounts_csv, upsert_accounts
+
+    suffix = uuid.uuid4().hex[:6]
+    accounts = parse_accounts_csv(
+        "id,name,domains,owner_rep_id,segment,country\n"
+        f"a-{suffix},Brightline {suffix} Incorporated,https://www.Brightline-{suffix}.com/;"
+        f"brightline-{suffix}.co.uk,ana,enterprise,US\n"
+        f"b-{suffix},Brightline {suffix} Labs,,ben,smb,US\n")
+    assert accounts[0]["domains"] == [f"brightline-{suffix}.com", f"brightline-{suffix}.co.uk"]
+    rt = await Runtime.start("enrich", settings)
+    try:
+        async with db.transaction(rt.engine) as conn:
+            await upsert_accounts(conn, accounts)
+        names = AccountNames()
+        leads = [captured(f"ana@eu.brightline-{suffix}.com"),
+                 captured(f"ana@brightline-{suffix}.co.uk"),
+                 captured("ana@gmail.com", name=f"Brightline {suffix}, Inc."),
+                 captured("ben@gmail.com", name=f"brightline {suffix} labs")]
+        out = await handle_lead_captured(leads, rt, None, names)
+        matched = [(o.event.data["account"] or {}).get("id") for o in out]
+        methods = [(o.event.data["account"] or {}).get("match") for o in out]
+        assert matched == [f"a-{suffix}", f"a-{suffix}", f"a-{suffix}", f"b-{suffix}"]
+        assert methods == ["domain", "domain", "name", "name"]
+    finally:
+        await rt.close()

@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from services.enrich.linking import AccountRecord, Person, link_person, match_account
+from services.enrich.linking import (
+    AccountIndex,
+    AccountRecord,
+    Person,
+    link_person,
+    match_account,
+)
 from tests.builders import NOW, activity, deep_merge, make_lead
 
 LATER = NOW + timedelta(days=3)
@@ -299,3 +305,56 @@ def test_match_account_never_matches_a_free_mail_domain(overrides: dict[str, Any
     lead = make_lead(company={"domain": "gmail.com"}, **overrides)
 
     assert match_account(lead, ACCOUNTS) is None
+
+
+# --- accounts by name ------------------------------------------------------------------
+
+NAMED = AccountIndex([
+    AccountRecord("acct-acme", "ACME Incorporated", "chloe", "US"),
+    AccountRecord("acct-acme-labs", "Acme Labs", "dev", "US"),
+    AccountRecord("acct-globex", "Globex", None, "US"),
+    AccountRecord("acct-globex-health", "Globex Health GmbH", "emma", "DE"),
+    AccountRecord("acct-initech", "Initech Systems Ltd", "finn", "GB"),
+    AccountRecord("acct-vela-es", "Vela S.A.", "gia", "ES"),
+    AccountRecord("acct-vela-us", "Vela Inc.", "hana", "US"),
+    AccountRecord("acct-soylent-1", "Soylent Corp", None, None),
+    AccountRecord("acct-soylent-2", "Soylent Corporation", None, None),
+])
+
+
+@pytest.mark.parametrize(("company", "country", "expected"), [
+    pytest.param("Acme Inc.", "US", ("acct-acme", "name", 0.9), id="acme-inc-vs-incorporated"),
+    pytest.param("acme, inc", None, ("acct-acme", "name", 0.9), id="case-and-punctuation"),
+    pytest.param("Acme Labs LLC", "US", ("acct-acme-labs", "name", 0.9),
+                 id="similar-names-the-exact-one-wins"),
+    pytest.param("Globex Corp", "US", ("acct-globex", "name", 0.9),
+                 id="not-the-longer-similar-name"),
+    pytest.param("Initech Sytems", "GB", ("acct-initech", "name_fuzzy", None), id="typo"),
+    pytest.param("Vela", "ES", ("acct-vela-es", "name", 0.9), id="tie-broken-by-country"),
+    pytest.param("Vela", "FR", None, id="tie-not-broken-is-ambiguous"),
+    pytest.param("Soylent", None, None, id="two-unowned-accounts-same-name"),
+    pytest.param("Acme Rockets", "US", None, id="different-company"),
+    pytest.param(None, "US", None, id="no-company-name"),
+])
+def test_match_account_by_company_name(company, country, expected) -> None:
+    lead = make_lead(company={"name": company, "domain": None}, country=country)
+    found = match_account(lead, {}, NAMED)
+    if expected is None:
+        assert found is None
+        return
+    account_id, method, confidence = expected
+    assert (found["id"], found["match"]) == (account_id, method)
+    if confidence is not None:
+        assert found["confidence"] == confidence
+    else:
+        assert 0.79 < found["confidence"] < 0.9
+
+
+def test_a_domain_match_wins_over_a_name_match_and_free_mail_still_matches_by_name() -> None:
+    by_domain = {"acme.com": ACME}
+    lead = make_lead(company={"name": "Globex", "domain": "acme.com"})
+    assert match_account(lead, by_domain, NAMED)["match"] == "domain"
+    free = make_lead(contact={"email": "ana@gmail.com"}, flags={"free_email": True},
+                     company={"name": "Globex", "domain": "gmail.com"})
+    assert match_account(free, {"gmail.com": ACCOUNTS["gmail.com"]}, NAMED)["id"] == \
+        "acct-globex"
