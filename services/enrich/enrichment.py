@@ -569,8 +569,11 @@ def looks_like_test(email: str | None, first: str | None, last: str | None) -> b
 
 # --------------------------------------------------------------------------- titles
 
-_ASSISTANT_TO = re.compile(r" (assistant|assistent|assistante|assistente|secretary|ea) (to|of) ")
-# Phrases that contain a seniority word without meaning it.
+_ASSISTANT_TO = re.compile(
+    r" (assistant|assistent|assistentin|assistante|assistente|secretary|ea) (to|of|der|de|du) "
+    r"| executive assistant | personal assistant | assistant de direction "
+    r"| assistante de direction | asistente de direccion | assistente di direzione ")
+# Phrases that contain a seniority word without meaning it, or spell one another way.
 _NOT_SENIORITY = {
     " product owner ": " productowner ",
     " process owner ": " processowner ",
@@ -578,48 +581,111 @@ _NOT_SENIORITY = {
     " lead generation ": " leadgen ",
     " lead gen ": " leadgen ",
     " vice president ": " vp ",
+    " vice presidente ": " vp ",
+    " vice presidenta ": " vp ",
     " vicepresident ": " vp ",
+    " vicepresidente ": " vp ",
+    " vicepresidenta ": " vp ",
+    " vizeprasident ": " vp ",
+    " vizeprasidentin ": " vp ",
+    " vizepraesident ": " vp ",
+    " business partner ": " businesspartner ",
+    " channel partner ": " channelpartner ",
+    " partner manager ": " partnermanager ",
+    " partner marketing ": " partnermarketing ",
+    " partnerships ": " partnerships ",
+    " student success ": " studentsuccess ",
+    " student services ": " studentservices ",
+    " student affairs ": " studentaffairs ",
+    " student recruitment ": " studentrecruitment ",
 }
+# Not a job title, or not a current one: seniority unknown (the department may still say
+# what the person did: `Former Head of Marketing`).
+_NO_TITLE = frozenset({
+    "n a", "na", "none", "nil", "self", "other", "others", "test", "testing", "asdf",
+    "qwerty", "xxx", "x", "mr", "mrs", "ms", "miss", "sir", "madam", "dr", "prof", "herr",
+    "frau", "retired", "unemployed", "jobless", "rentner", "rentnerin", "pensionar",
+    "retraite", "retraitee", "jubilado", "jubilada", "pensionato", "pensionata",
+    "gepensioneerd", "aposentado", "aposentada", "keine angabe", "sans emploi",
+    "looking for new opportunities", "open to work", "seeking opportunities",
+    "seeking new opportunities", "between jobs", "not applicable", "no title", "nothing",
+    "private", "privat", "particulier", "particular", "homemaker", "housewife",
+})
+_EMAIL_LIKE = re.compile(r"\S@\S+\.\S")
+_FORMER = re.compile(r"^ (former|ex|previously|past|retired|ehemalig|ehemaliger|ehemalige|"
+                     r"ancien|ancienne|antiguo|antigua|ex) ")
 
 # fmt: off
 # Checked in this order; the first that matches decides. Words are matched whole on the
-# normalized title (see `_title_text`); stems match inside a word, for German compounds.
+# normalized title (see `_title_text`); stems match inside a word, for compounds
+# (`Vertriebsleiterin`, `Projektmanagerin`, `Afdelingshoofd`).
 _SENIORITY_RULES: tuple[tuple[Seniority, frozenset[str], tuple[str, ...]], ...] = (
+    (
+        "student",
+        frozenset({
+            "intern", "interns", "internship", "trainee", "apprentice", "working student",
+            "etudiant", "etudiante", "stagiaire", "stagista", "stagiair", "estagiario",
+            "estagiaria", "becario", "becaria", "practicante", "tirocinante", "alternant",
+            "alternante", "apprenti", "apprentie", "azubi", "phd candidate", "phd student",
+            "mba candidate", "mba student", "estudiante", "estudante", "doctorant",
+            "doctorante", "doctorando", "doctoranda", "duales studium", "dual student",
+            "graduate student", "studente", "studentessa", "student", "students",
+            "studentin",
+        }),
+        ("werkstudent", "studentisch", "praktikant", "praktikum", "auszubildend",
+         "doktorand"),
+    ),
     (
         "c_level",
         frozenset({
             "ceo", "cto", "cfo", "coo", "cmo", "cio", "ciso", "cso", "cro", "cpo", "cco",
-            "cdo", "chro", "cxo", "chief", "founder", "cofounder", "co founder", "president",
-            "owner", "co owner", "proprietor", "managing director", "managing partner",
-            "directeur general", "directrice generale", "director general", "pdg",
-            "chairman", "chairwoman", "chairperson", "inhaber", "vorstand",
+            "cdo", "chro", "cxo", "cao", "clo", "chief", "founder", "cofounder", "co founder",
+            "president", "presidente", "presidenta", "president directeur general",
+            "owner", "co owner", "business owner", "proprietor", "managing director",
+            "managing partner", "founding partner", "senior partner", "equity partner",
+            "partner", "general manager", "directeur general", "directrice generale",
+            "director general", "directora general", "diretor geral", "diretora geral",
+            "pdg", "dg", "gf", "chairman", "chairwoman", "chairperson", "gerant", "gerante",
+            "fondateur", "fondatrice", "cofondateur", "cofondatrice", "co fondateur",
+            "co fondatrice", "associe gerant", "associee gerante", "fundador", "fundadora",
+            "cofundador", "cofundadora", "co fundador", "co fundadora", "socio fundador",
+            "socia fundadora", "socio", "gerente general", "consejero delegado",
+            "consejera delegada", "propietario", "propietaria", "proprietario",
+            "proprietaria", "amministratore delegato", "amministratrice delegata",
+            "amministratore unico", "titolare", "algemeen directeur", "eigenaar",
+            "oprichter", "medeoprichter", "zaakvoerder", "dono", "dona", "socio gerente",
+            "verwaltungsratsprasident", "vd", "grundare",
         }),
-        ("geschaftsfuhr", "geschaeftsfuehr"),
+        ("geschaftsfuhr", "geschaeftsfuehr", "grunder", "gruender", "inhaber", "vorstand"),
     ),
-    ("vp", frozenset({"vp", "svp", "evp", "avp"}), ()),
+    ("vp", frozenset({"vp", "svp", "evp", "avp", "vps"}), ()),
+    (
+        # Team and project leads are managers even in German and Dutch, where a head of
+        # department is a Leiter too (`Leiter Vertrieb`, a director).
+        "manager",
+        frozenset({"teamleitung"}),
+        ("teamleit", "projektleit", "gruppenleit", "schichtleit", "projectleid",
+         "teamleid", "ploegleid"),
+    ),
     (
         "director",
         frozenset({
-            "director", "directora", "directeur", "directrice", "head", "dir",
-            "general manager",
+            "director", "directora", "directeur", "directrice", "direttore", "direttrice",
+            "diretor", "diretora", "dyrektor", "head", "dir", "drh", "dsi", "daf",
+            "country manager", "hoofd", "directie", "chef de departement",
+            "chef de division",
         }),
-        ("direktor", "leitung"),
+        ("direktor", "leitung", "leiter", "afdelingshoofd"),
     ),
     (
         "manager",
         frozenset({
-            "manager", "mgr", "lead", "leader", "teamlead", "teamleader", "supervisor",
-            "gerente", "responsable",
+            "mgr", "lead", "leader", "teamlead", "teamleader", "supervisor", "gerente",
+            "responsable", "responsabile", "chef", "jefe", "jefa", "encargado", "encargada",
+            "coordinator", "coordinatrice", "coordinador", "coordinadora", "coordinatore",
+            "kierownik", "chefe", "foreman", "forewoman",
         }),
-        ("leiter",),
-    ),
-    (
-        "student",
-        frozenset({
-            "intern", "internship", "trainee", "etudiant", "etudiante", "apprentice",
-            "stagiaire", "alternant", "azubi", "phd candidate",
-        }),
-        ("student", "praktikant", "auszubildend"),
+        ("manager", "leider"),
     ),
 )
 
@@ -627,82 +693,135 @@ _DEPARTMENT_RULES: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = (
     (
         "sales",
         frozenset({
-            "sales", "account executive", "account manager", "key account", "ae", "sdr",
-            "bdr", "bdm", "bd", "business development", "revenue", "cro", "ventes",
-            "commercial", "ventas", "channel", "partnerships",
+            "sales", "account executive", "acct exec", "account manager", "key account",
+            "ae", "sdr", "bdr", "bdm", "bd", "business development", "new business",
+            "revenue", "cro", "cco", "ventes", "vente", "commercial", "commerciale",
+            "commercieel", "comercial", "ventas", "vendas", "vendite", "channel",
+            "channelpartner", "partnermanager", "partnerships", "alliances",
+            "customer success", "csm", "charge d affaires", "cuentas", "asesor comercial",
+            "agente di commercio", "addetto alle vendite", "desarrollo de negocio",
+            "desarrollo de negocios", "inside sales", "field sales", "pre sales",
+            "presales", "account director", "kam", "chargee d affaires",
         }),
-        ("vertrieb", "verkauf"),
+        ("vertrieb", "verkauf", "verkoop", "aussendienst", "innendienst vertrieb"),
     ),
     (
         "marketing",
         frozenset({
-            "marketing", "cmo", "growth", "brand", "demand generation", "demand gen",
-            "leadgen", "content", "seo", "sem", "communications", "pr", "public relations",
-            "social media", "events",
+            "marketing", "mktg", "cmo", "growth", "brand", "branding", "demand generation",
+            "demand gen", "leadgen", "content", "seo", "sem", "communications",
+            "communication", "comms", "comunicacion", "comunicazione", "comunicacao",
+            "pr", "public relations", "social media", "events", "event", "creative",
+            "copywriter", "campaign", "campaigns", "partnermarketing", "mercadotecnia",
         }),
-        ("marketing",),
+        ("marketing", "kommunikation", "communicatie"),
     ),
     (
         "hr",
         frozenset({
-            "hr", "human resources", "people", "talent", "recruiter", "recruiting",
-            "recruitment", "chro", "ressources humaines", "recursos humanos", "hiring",
+            "hr", "hrbp", "human resources", "people", "talent", "recruiter", "recruiting",
+            "recruitment", "chro", "ressources humaines", "recursos humanos",
+            "risorse umane", "hiring", "payroll", "paie", "rh", "rrhh", "drh", "personal",
+            "personale", "recrutement", "recrutamento", "reclutador", "reclutadora",
+            "selezione del personale", "learning and development", "l and d",
+            "businesspartner", "personeelszaken", "hrm", "charge de recrutement",
+            "chargee de recrutement", "talent acquisition",
         }),
-        ("personalabteil",),
+        ("personalabteil", "personalleit", "personalref", "personalentw", "personalwesen",
+         "personalsachb", "lohnbuchhalt", "lohnabrechn", "personeel"),
     ),
     (
         "finance",
         frozenset({
             "finance", "financial", "cfo", "accounting", "accountant", "controller",
             "controlling", "treasury", "treasurer", "comptroller", "bookkeeper", "tax",
-            "audit", "auditor", "payroll", "comptable", "comptabilite", "finanzas",
+            "audit", "auditor", "auditora", "comptable", "comptabilite", "finanzas",
+            "fp and a", "accounts payable", "accounts receivable", "financier",
+            "financiere", "financiero", "financiera", "financeiro", "financeira",
+            "finanziario", "finanziaria", "financieel", "contable", "contabile",
+            "contabilidad", "contabilista", "contabilita", "controle de gestion",
+            "controleur de gestion", "controleuse de gestion", "daf",
+            "administratif et financier", "amministrativo", "amministrazione", "tesorero",
+            "tesorera", "cao", "fiscal", "fiscalista",
         }),
-        ("finanz", "buchhalt"),
+        ("finanz", "buchhalt", "controller", "steuerberat", "rechnungswesen", "boekhoud",
+         "comptab"),
     ),
     (
         "legal",
         frozenset({
             "legal", "counsel", "lawyer", "attorney", "paralegal", "compliance", "juridique",
-            "privacy", "dpo", "solicitor",
+            "privacy", "dpo", "solicitor", "clo", "recht", "data protection", "contract",
+            "contracts", "avocat", "avocate", "abogado", "abogada", "avvocato", "avvocata",
+            "advogado", "advogada", "juridica", "juridico", "juridisch", "asesoria juridica",
+            "legale", "notaire", "notary", "jurista", "juriste", "advocaat",
         }),
-        ("jurist", "rechtsanw"),
+        ("jurist", "rechtsanw", "rechtsabt", "justiziar", "datenschutz"),
     ),
     (
         "it",
         frozenset({
-            "it", "information technology", "chief information", "cio", "ciso", "sysadmin",
-            "system administrator", "systems administrator", "helpdesk", "help desk",
-            "infrastructure", "network", "security", "informatique",
+            "it", "ict", "ti", "information technology", "chief information", "cio", "ciso",
+            "sysadmin", "system administrator", "systems administrator", "helpdesk",
+            "help desk", "service desk", "infrastructure", "network", "security",
+            "informatique", "informatico", "informatica", "informatics", "sistemas",
+            "sistemi", "sistemista", "systemes d information", "administrateur systemes",
+            "administrateur systeme", "administrador de sistemas", "database administrator",
+            "dba", "suporte", "soporte", "cybersecurity", "information security",
+            "informatiesystemen",
         }),
-        ("informatik",),
+        ("informatik", "systemadmin", "systeembeheer", "netzwerk"),
     ),
     (
         "engineering",
         frozenset({
-            "engineering", "cto", "developer", "software", "devops", "sre", "programmer",
-            "architect", "technology", "technical", "r and d", "research and development",
-            "qa", "data", "product", "ingeniero", "frontend", "backend", "fullstack",
-            "full stack", "productowner",
+            "engineering", "eng", "cto", "developer", "software", "devops", "sre",
+            "programmer", "architect", "technology", "technical", "tech", "r and d",
+            "research and development", "qa", "data", "product", "productowner",
+            "ingeniero", "ingeniera", "ingenieria", "ingegnere", "ingegneria",
+            "ingenierie", "frontend", "backend", "fullstack", "full stack", "designer",
+            "design", "ux", "ui", "disenador", "disenadora", "technique", "cpo",
+            "machine learning", "ml", "ai",
         }),
-        ("engineer", "ingenieur", "entwickl"),
+        ("engineer", "ingenieur", "entwickl", "desarroll", "desenvolv", "developp",
+         "ontwikkel", "technisch", "forschung", "produkt"),
     ),
     (
         "operations",
         frozenset({
             "operations", "operating", "ops", "coo", "supply chain", "logistics",
-            "procurement", "purchasing", "facilities", "office manager", "operational",
+            "procurement", "purchasing", "facilities", "facility", "office manager",
+            "operational", "customer service", "customer support", "support",
+            "service client", "atencion al cliente", "call center", "contact center",
+            "warehouse", "production", "produccion", "produzione", "operator", "planner",
+            "buyer", "acheteur", "acheteuse", "achats", "achat", "compras", "comprador",
+            "compradora", "acquisti", "inkoper", "project", "projects", "proyecto",
+            "proyectos", "projet", "projetos", "progetto", "maintenance", "operaciones",
+            "operacoes", "operazioni", "logistique", "logistica", "logistiek", "shift",
+            "pmo", "quality", "manufacturing", "plant",
         }),
-        ("logistik", "einkauf"),
+        ("logistik", "einkauf", "inkoop", "kundenservice", "klantenservice", "projekt",
+         "lager", "produktion", "schicht", "fertigung"),
     ),
     (
         "executive",
         frozenset({
             "ceo", "chief executive", "founder", "cofounder", "co founder", "president",
-            "owner", "co owner", "proprietor", "managing director", "managing partner",
-            "general manager", "directeur general", "director general", "pdg", "chairman",
-            "chairwoman", "chairperson", "chief of staff", "inhaber", "vorstand",
+            "presidente", "owner", "co owner", "business owner", "proprietor",
+            "managing director", "managing partner", "founding partner", "partner",
+            "general manager", "directeur general", "directrice generale", "director general",
+            "directora general", "diretor geral", "diretora geral", "pdg", "dg", "gf",
+            "chairman", "chairwoman", "chairperson", "chief of staff", "country manager",
+            "gerant", "gerante", "fondateur", "fondatrice", "cofondateur", "cofondatrice",
+            "co fondateur", "co fondatrice", "associe gerant", "fundador", "fundadora",
+            "cofundador", "cofundadora", "socio fundador", "gerente general",
+            "consejero delegado", "consejera delegada", "propietario", "propietaria",
+            "proprietario", "proprietaria", "amministratore delegato",
+            "amministratore unico", "titolare", "algemeen directeur", "eigenaar",
+            "oprichter", "executive assistant", "assistant de direction",
+            "assistante de direction", "socio", "zaakvoerder", "vd",
         }),
-        ("geschaftsfuhr", "geschaeftsfuehr"),
+        ("geschaftsfuhr", "geschaeftsfuehr", "inhaber", "vorstand", "grunder", "gruender"),
     ),
 )
 # fmt: on
@@ -722,10 +841,14 @@ def classify_title(raw: str | None) -> tuple[Seniority, str | None]:
     text = _title_text(raw)
     if not text.strip():
         return "unknown", None
+    if isinstance(raw, str) and _EMAIL_LIKE.search(raw):
+        return "unknown", "other"  # an address typed into the title field
     return _seniority(text), _department(text)
 
 
 def _seniority(text: str) -> Seniority:
+    if text.strip() in _NO_TITLE or _FORMER.match(text) or not re.search(r"[a-z]{2}", text):
+        return "unknown"
     if _ASSISTANT_TO.search(text):
         return "individual"
     for seniority, words, stems in _SENIORITY_RULES:

@@ -391,7 +391,7 @@ def test_full_names_split_into_first_and_last(full, first, last):
         ("Marketing Manager", "manager", "marketing"),
         ("Sales Mgr", "manager", "sales"),
         ("Team Lead, DevOps", "manager", "engineering"),
-        ("Vertriebsleiter", "manager", "sales"),
+        ("Vertriebsleiter", "director", "sales"),  # a head of department (labelled set)
         ("Office Manager", "manager", "operations"),
         ("Student Success Manager", "manager", "other"),
         ("Marketing Intern", "student", "marketing"),
