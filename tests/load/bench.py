@@ -14,14 +14,17 @@ Kafka relay on the same broker in the same run. Prints numbers; asserts nothing.
 4. Single-lead requests (as forms and webhooks send them): capture's accepted rate.
 5. Offered load: single-lead requests at a fixed rate (default 500/s) for a while; speed-to-lead
    percentiles at that rate.
-6. Webhooks, capture only: signed deliveries (Typeform's base64 HMAC, Webflow's timestamped
+6. Enrich alone: N captured leads waiting on topics nothing else reads, drained by one
+   `leadflow serve enrich`: enriched leads per second.
+7. Webhooks, capture only: signed deliveries (Typeform's base64 HMAC, Webflow's timestamped
    hex HMAC, Google's key in the body), each verified over the raw bytes, read, mapped,
    receipted with its raw body and published before the 200: deliveries accepted per second.
 
 Environment: BENCH_LEADS (default 20000), BENCH_RATE (500), BENCH_RATE_SECONDS (20),
 BENCH_CONNECTIONS (32), BENCH_BATCH (100 leads per request in the saturation phase),
 BENCH_BATCH_CONNECTIONS (8), BENCH_SINGLE (5000 single-lead requests for the capture
-figure), BENCH_WEBHOOKS (6000 signed webhook deliveries).
+figure), BENCH_WEBHOOKS (6000 signed webhook deliveries), BENCH_ENRICH (20000 leads
+through enrich alone).
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ BATCH = int(os.environ.get("BENCH_BATCH", "100"))
 BATCH_CONNECTIONS = int(os.environ.get("BENCH_BATCH_CONNECTIONS", "8"))
 SINGLE = int(os.environ.get("BENCH_SINGLE", "5000"))
 WEBHOOKS = int(os.environ.get("BENCH_WEBHOOKS", "6000"))
+ENRICH = int(os.environ.get("BENCH_ENRICH", "20000"))
 
 
 def pct(values: list[float], p: float) -> float:
@@ -356,6 +360,80 @@ async def bare_relay(bootstrap: str, n: int) -> tuple[float, float]:
                 hop.kill()
 
 
+# -- enrich alone ----------------------------------------------------------------------
+
+async def enrich_alone(stack: Stack, n: int) -> tuple[float, float]:
+    """N `lead.captured` events waiting on fresh topics (a prefix nothing else reads),
+    then one `leadflow serve enrich` drains them: enriched leads per second, steady and
+    first to last. Firmographics from the local provider (the demo CSV); a quarter of the
+    leads are repeat persons and half match a known account by domain or name."""
+    from datetime import UTC
+
+    from services.capture.api import captured_event
+    from services.capture.intake import lead_from_payload
+
+    stack_file = orjson.loads((stack.data_dir / "stack.json").read_bytes())
+    prefix = f"enrich{int(time.time())}."
+    names = [f"{prefix}leads.captured", f"{prefix}leads.enriched"]
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(t, 6, 1) for t in names])
+    await admin.close()
+    domains = ["globex.com", "initech.com", "hooli.com", "contoso.com", "kontor.de"]
+    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, acks="all", linger_ms=5,
+                                max_batch_size=256 * 1024)
+    await producer.start()
+    now = datetime.now(UTC)
+    futures = []
+    for i in range(n):
+        person = i % (n * 3 // 4)  # a quarter are repeat leads of a known person
+        domain = domains[i % 5] if i % 2 else f"corp{i % 997}.example"
+        payload = {"email": f"p{person}@{domain}", "full_name": "Dana Ng",
+                   "job_title": ["VP Sales", "Head of Growth", "Sr. Mgr, Demand Gen",
+                                 "Geschäftsführer", "Software Engineer"][i % 5],
+                   "company": "Globex Inc." if i % 7 == 0 else f"Corp {i % 997}",
+                   "country": "US", "idempotency": i}
+        lead = lead_from_payload(payload, provider="api", channel="api", now=now,
+                                 sender_id=f"enrich-bench-{prefix}{i}")
+        out = captured_event(lead)
+        futures.append(await producer.send(names[0], value=out.event.encode(),
+                                           key=out.key.encode()))
+    await asyncio.gather(*futures)
+    await producer.stop()
+    env = {**stack.env, "LEADFLOW_TOPIC_PREFIX": prefix,
+           "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap,
+           "DATABASE_URL": stack_file["database_url"], "LEADFLOW_ENRICH_PORT": str(free_port())}
+    subprocess.run(  # noqa: ASYNC221 - before the timing
+        [sys.executable, "-m", "shared.cli", "accounts", "import", "deploy/demo/accounts.csv"],
+        cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    consumer = AIOKafkaConsumer(bootstrap_servers=stack.bootstrap, enable_auto_commit=False,
+                                fetch_max_wait_ms=50)
+    await consumer.start()
+    await consumer._client.force_metadata_update()
+    tps = [TopicPartition(names[1], p) for p in range(6)]
+    consumer.assign(tps)
+    await consumer.seek_to_beginning(*tps)
+    process = subprocess.Popen(  # noqa: ASYNC220 - started once, before the timing
+        [sys.executable, "-m", "shared.cli", "serve", "enrich"], cwd=ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        arrivals: list[float] = []
+        deadline = time.time() + 300
+        while len(arrivals) < n and time.time() < deadline:
+            batch = await consumer.getmany(timeout_ms=200, max_records=5000)
+            arrivals += [r.timestamp / 1000 for v in batch.values() for r in v]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        await consumer.stop()
+    if len(arrivals) < 2:
+        return float("nan"), float("nan")
+    return len(arrivals) / (max(arrivals) - min(arrivals)), steady_rate(arrivals)
+
+
 async def main() -> None:
     from shared.service import tune_gc
 
@@ -418,6 +496,11 @@ async def main() -> None:
         if speeds:
             print(f"  mean {statistics.mean(speeds) * 1000:.0f} ms")
         await reader.stop()
+
+        enrich_whole, enrich_rate = await enrich_alone(stack, ENRICH)
+        print(f"enrich alone:              {enrich_rate:8.0f} leads/s steady "
+              f"({enrich_whole:.0f}/s first to last; {ENRICH} waiting leads, one process, "
+              f"local firmographics, persons and accounts)", flush=True)
 
         deliveries = [webhook_delivery(run + "w", i) for i in range(WEBHOOKS)]
         sent_in, failures = await send_all(stack.capture_port, deliveries, None)
