@@ -16,7 +16,10 @@ from typing import Any
 from services.enrich.enrichment import clean_company_name, normalize_country
 
 FIELDS = ("name", "industry", "employees", "country")
-_NUMBER = re.compile(r"\d[\d,._ ]*")
+# 800 | 1,200 | 5 000 | 1.5k | 10k+ | 51-200 | 51 to 200 (a range's lower bound counts)
+_HEADCOUNT = re.compile(r"(\d{1,3}(?:[,. ]\d{3})+|\d{1,9}(?:\.\d+)?)\s*(k)?\s*\+?"
+                        r"(?:\s*(?:-|–|to|bis|a)\s*\d[\d,. ]*\s*k?\+?)?"
+                        r"(?:\s*(?:employees|staff|people|mitarbeiter|employes|empleados))?")
 
 
 @dataclass(frozen=True)
@@ -51,13 +54,17 @@ def parse_employees(value: Any) -> int | None:
     if not isinstance(value, str):
         raise BadAnswer("employees is not a number")
     text = value.strip().lower()
-    match = _NUMBER.search(text)
+    match = _HEADCOUNT.fullmatch(text)
     if match is None:
-        raise BadAnswer(f"employees {value[:40]!r} is not a number")
-    number = int(re.sub(r"[,._ ]", "", match.group()))
-    if text[match.end():].lstrip().startswith("k"):
-        number *= 1000
-    return parse_employees(number)
+        raise BadAnswer(f"employees {value[:40]!r} is not a head count")
+    digits, thousands = match.group(1), match.group(2)
+    if thousands:
+        number = float(digits.replace(",", ".")) * 1000
+    elif "." in digits and not re.fullmatch(r"\d{1,3}(?:[,. ]\d{3})+", digits):
+        raise BadAnswer(f"employees {value[:40]!r} is not a whole number")
+    else:
+        number = int(re.sub(r"[,. ]", "", digits))
+    return parse_employees(int(number))
 
 
 def _text(value: Any, field: str, limit: int = 200) -> str | None:

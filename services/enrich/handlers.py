@@ -66,9 +66,8 @@ async def handle_lead_captured(batch: list[Event], rt: Runtime,
     keys = sorted({lead["person_key"] for lead in leads})
     domains = sorted({d for lead in leads if (d := (lead.get("company") or {}).get("domain"))})
     async with db.transaction(rt.engine) as conn:
-        persons = await store.load_persons(conn, keys)
-        accounts = await store.load_accounts_by_domain(conn, domains)
-        by_name = await names.current(conn) if names is not None else None
+        persons, accounts, version = await store.load_batch(conn, keys, domains)
+        by_name = await names.current(conn, version) if names is not None else None
         changed: dict[str, Person] = {}
         links = []
         for lead in leads:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Levenshtein
 
 from services.enrich.enrichment import company_key, is_free_email_domain
 
@@ -56,7 +57,10 @@ def _activity_instant(activity: dict[str, Any]) -> datetime | None:
             return None
     if not isinstance(at, datetime):
         return None
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    try:
+        return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:30:00-05:00 is valid, yet past year 9999 in UTC
+        return None
 
 
 def _activity_key(activity: dict[str, Any]) -> tuple[str, str]:
@@ -92,6 +96,8 @@ def link_person(lead: dict[str, Any], known: Person | None, now: datetime) -> Pe
         stored = person.profile.get(section) or {}
         current = lead.setdefault(section, {}) or {}
         for key, value in stored.items():
+            if key == "legal_name" and current.get("name") not in (None, ""):
+                continue  # a legal name belongs with the name it was written with
             if current.get(key) in (None, "") and value not in (None, ""):
                 current[key] = value
         lead[section] = current
@@ -132,7 +138,7 @@ def match_account(lead: dict[str, Any], by_domain: dict[str, AccountRecord],
         if account is not None:
             return _account(account, "domain", 1.0)
     if by_name is not None:
-        found = by_name.match(company.get("legal_name") or company.get("name"),
+        found = by_name.match(company.get("name"),
                               lead.get("country") or company.get("country"))
         if found is not None:
             account, method, confidence = found
@@ -146,13 +152,15 @@ def _account(account: AccountRecord, method: str, confidence: float) -> dict[str
 
 
 # Name matching: the lead's company name and the accounts' names compared once cleaned of
-# legal forms, case, accents and punctuation (`company_key`). An identical key is a
-# "name" match; otherwise the closest key by edit distance, word order aside, if it is at
-# least NAME_CUTOFF similar ("name_fuzzy"). Extra words count against a match, so "Acme"
-# does not match "Acme Labs". Ties are broken by the lead's country, then by an owner
-# being set; candidates still tied are ambiguous and match nothing.
-NAME_CUTOFF = 88.0
+# legal forms, case, accents, punctuation, a leading "The" and parentheses (`company_key`).
+# An identical key is a "name" match. Otherwise a "name_fuzzy" match needs the same words
+# in any order, each identical or, in words of six letters or more, one typo apart
+# (`Initech Sytems` = `Initech Systems`; `Australia Post` is not `Austria Post`, `Acme` is
+# not `Acme Labs`). Among candidates, an exact name beats a fuzzy one, then the lead's
+# country, then an owner being set; candidates still tied are ambiguous and match nothing.
 NAME_CONFIDENCE = 0.9  # an identical cleaned name: sure, but less than a domain
+FUZZY_CONFIDENCE = 0.8
+_CANDIDATE_CUTOFF = 80.0
 
 
 class AccountIndex:
@@ -175,29 +183,27 @@ class AccountIndex:
         if not key or not self.keys:
             return None
         if key in self.by_key:
-            scored = [(100.0, a) for a in self.by_key[key]]
-            method = "name"
+            candidates, method, confidence = self.by_key[key], "name", NAME_CONFIDENCE
         else:
-            hits = process.extract(key, self.keys, scorer=_similarity, limit=5,
-                                   score_cutoff=NAME_CUTOFF)
-            scored = [(float(score), a) for k, score, _ in hits for a in self.by_key[k]]
-            method = "name_fuzzy"
-        if not scored:
+            hits = process.extract(key, self.keys, scorer=fuzz.token_sort_ratio, limit=10,
+                                   score_cutoff=_CANDIDATE_CUTOFF)
+            candidates = [a for k, _, _ in hits if _same_words(key, k) for a in self.by_key[k]]
+            method, confidence = "name_fuzzy", FUZZY_CONFIDENCE
+        if not candidates:
             return None
-        ranked = sorted(scored, key=lambda sa: _rank(sa, country), reverse=True)
+        ranked = sorted(candidates, key=lambda a: _rank(a, country), reverse=True)
         if len(ranked) > 1 and _rank(ranked[0], country) == _rank(ranked[1], country):
             return None  # two accounts equally likely: a wrong owner is worse than none
-        score, account = ranked[0]
-        return account, method, NAME_CONFIDENCE * score / 100
+        return ranked[0], method, confidence
 
 
-def _similarity(a: str, b: str, **kwargs: Any) -> float:
-    return max(fuzz.ratio(a, b, **kwargs), fuzz.token_sort_ratio(a, b, **kwargs))
+def _same_words(a: str, b: str) -> bool:
+    left, right = sorted(a.split()), sorted(b.split())
+    if len(left) != len(right):
+        return False
+    return all(x == y or (min(len(x), len(y)) >= 6 and Levenshtein.distance(x, y) <= 1)
+               for x, y in zip(left, right, strict=True))
 
 
-def _rank(scored: tuple[float, AccountRecord], country: str | None
-          ) -> tuple[float, bool, bool]:
-    score, account = scored
-    return (round(score, 1), bool(country) and account.country == country,
-            account.owner_rep_id is not None)
-
+def _rank(account: AccountRecord, country: str | None) -> tuple[bool, bool]:
+    return (bool(country) and account.country == country, account.owner_rep_id is not None)

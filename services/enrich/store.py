@@ -47,6 +47,54 @@ async def load_accounts_by_domain(conn: AsyncConnection,
     return {r.domain: AccountRecord(r.id, r.name, r.owner_rep_id, r.country) for r in rows}
 
 
+_LOAD_BATCH = text("""
+WITH p AS (
+    SELECT p.person_key, p.first_lead_id, p.first_seen_at, p.last_lead_id, p.last_seen_at,
+           p.first_source, p.profile,
+           coalesce(array_agg(l.lead_id) FILTER (WHERE l.lead_id IS NOT NULL), '{}') AS ids
+    FROM enrich.persons p LEFT JOIN enrich.person_leads l USING (person_key)
+    WHERE p.person_key = ANY(CAST(:keys AS text[]))
+    GROUP BY p.person_key
+), a AS (
+    SELECT d.domain, a.id, a.name, a.owner_rep_id, a.attributes->>'country' AS country
+    FROM enrich.account_domains d JOIN enrich.accounts a ON a.id = d.account_id
+    WHERE d.domain = ANY(CAST(:domains AS text[]))
+       OR d.domain IN (SELECT p.profile->'company'->>'domain' FROM p)
+)
+SELECT 'person' AS kind, row_to_json(p) AS doc FROM p
+UNION ALL SELECT 'account', row_to_json(a) FROM a
+UNION ALL SELECT 'accounts_version', json_build_object(
+    'count', (SELECT count(*) FROM enrich.accounts),
+    'updated', (SELECT max(updated_at) FROM enrich.accounts))
+""")
+
+
+async def load_batch(conn: AsyncConnection, keys: list[str], domains: list[str]
+                     ) -> tuple[dict[str, Person], dict[str, AccountRecord], tuple[Any, Any]]:
+    """In one round trip: the batch's known persons, the accounts of the batch's company
+    domains (and of the domains those persons' profiles hold), and the accounts' version
+    (whether the name index must be re-read)."""
+    persons: dict[str, Person] = {}
+    accounts: dict[str, AccountRecord] = {}
+    version: tuple[Any, Any] = (0, None)
+    for row in (await conn.execute(_LOAD_BATCH, {"keys": keys, "domains": domains})).all():
+        doc = row.doc
+        if row.kind == "person":
+            persons[doc["person_key"]] = Person(
+                person_key=doc["person_key"], first_lead_id=str(doc["first_lead_id"]),
+                first_seen_at=datetime.fromisoformat(doc["first_seen_at"]),
+                last_lead_id=str(doc["last_lead_id"]),
+                last_seen_at=datetime.fromisoformat(doc["last_seen_at"]),
+                first_source=doc["first_source"], profile=doc["profile"],
+                lead_ids={str(i) for i in doc["ids"]})
+        elif row.kind == "account":
+            accounts[doc["domain"]] = AccountRecord(doc["id"], doc["name"], doc["owner_rep_id"],
+                                                    normalize_country(doc["country"]))
+        else:
+            version = (doc["count"], doc["updated"])
+    return persons, accounts, version
+
+
 class AccountNames:
     """All known accounts by cleaned name (`AccountIndex`), re-read only when the
     accounts changed (an import): one cheap query per batch otherwise."""
@@ -55,9 +103,13 @@ class AccountNames:
         self._version: tuple[int, Any] | None = None
         self.index = AccountIndex([])
 
-    async def current(self, conn: AsyncConnection) -> AccountIndex:
-        version = tuple((await conn.execute(text(
-            "SELECT count(*), max(updated_at) FROM enrich.accounts"))).one())
+    async def current(self, conn: AsyncConnection, version: tuple[Any, Any] | None = None
+                      ) -> AccountIndex:
+        """The index; `version` as `load_batch` read it saves the query for it."""
+        if version is None:
+            row = (await conn.execute(text(
+                "SELECT count(*), max(updated_at) FROM enrich.accounts"))).one()
+            version = (row[0], row[1].isoformat() if row[1] else None)
         if version != self._version:
             rows = (await conn.execute(text(
                 "SELECT id, name, owner_rep_id, attributes->>'country' AS country "

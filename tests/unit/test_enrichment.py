@@ -588,6 +588,8 @@ def test_enrichment_keeps_identity_and_leaves_the_input_untouched():
     ("Smith & Sons Ltd", "Smith & Sons", "smith and sons"),
     ("  Globex   Corporation ", "Globex", "globex"),
     ("GmbH", "GmbH", "gmbh"),
+    ("Acme (UK) Ltd", "Acme", "acme"),
+    ("The Acme Company", "The Acme", "acme"),
     ("", None, None),
 ])
 def test_company_names_lose_their_legal_form(given, cleaned, key) -> None:

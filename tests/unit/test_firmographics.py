@@ -24,13 +24,15 @@ from shared.errors import ConfigError
 
 @pytest.mark.parametrize(("value", "count"), [
     (800, 800), ("800", 800), ("1,200", 1200), ("51-200", 51), ("10k", 10000),
-    ("5 000", 5000), (None, None), ("", None), (12.0, 12),
+    ("5 000", 5000), (None, None), ("", None), (12.0, 12), ("1.5k", 1500),
+    ("10,001+", 10001), ("201 to 500 employees", 201), ("1.200", 1200),
 ])
 def test_head_counts_as_providers_write_them(value, count) -> None:
     assert parse_employees(value) == count
 
 
-@pytest.mark.parametrize("value", [True, "many", -3, 10**9, {"n": 1}])
+@pytest.mark.parametrize("value", [True, "many", -3, 10**9, {"n": 1}, "-5", "1e9", "1.5",
+                                   "1" * 5000])
 def test_a_head_count_that_is_not_one_is_garbage(value) -> None:
     with pytest.raises(BadAnswer):
         parse_employees(value)

@@ -319,6 +319,8 @@ NAMED = AccountIndex([
     AccountRecord("acct-vela-us", "Vela Inc.", "hana", "US"),
     AccountRecord("acct-soylent-1", "Soylent Corp", None, None),
     AccountRecord("acct-soylent-2", "Soylent Corporation", None, None),
+    AccountRecord("acct-auspost", "Austria Post AG", "ivy", "AT"),
+    AccountRecord("acct-frb", "First Republic Bank", "jo", "US"),
 ])
 
 
@@ -335,6 +337,9 @@ NAMED = AccountIndex([
     pytest.param("Soylent", None, None, id="two-unowned-accounts-same-name"),
     pytest.param("Acme Rockets", "US", None, id="different-company"),
     pytest.param(None, "US", None, id="no-company-name"),
+    pytest.param("The Globex Company", "US", ("acct-globex", "name", 0.9), id="leading-the"),
+    pytest.param("Australia Post", "AU", None, id="two-letters-apart-is-another-company"),
+    pytest.param("First Public Bank", "US", None, id="not-first-republic"),
 ])
 def test_match_account_by_company_name(company, country, expected) -> None:
     lead = make_lead(company={"name": company, "domain": None}, country=country)
@@ -347,7 +352,7 @@ def test_match_account_by_company_name(company, country, expected) -> None:
     if confidence is not None:
         assert found["confidence"] == confidence
     else:
-        assert 0.79 < found["confidence"] < 0.9
+        assert found["confidence"] == 0.8
 
 
 def test_a_domain_match_wins_over_a_name_match_and_free_mail_still_matches_by_name() -> None:

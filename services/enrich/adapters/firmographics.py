@@ -9,19 +9,20 @@ from the result was not answered in time or the provider failed, and its leads g
 - `HttpProvider` calls a commercial API (URL template, auth header, field mapping from
   settings) with httpx: a per-call timeout, one retry, a circuit breaker that stops
   calling a provider that keeps failing, answers cached in PostgreSQL with a TTL
-  (`enrich.firmographics_cache`; unknown domains cached for a shorter time). Calls still
-  running when a lead's budget ends finish in the background and fill the cache for the
-  next lead from that domain.
+  (`enrich.firmographics_cache`; unknown domains cached for a shorter time). One fetch
+  per domain at a time, shared by every lead asking; a fetch still running when a lead's
+  budget ends finishes in the background and fills the cache for the next lead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import csv
+import hashlib
 import io
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -48,6 +49,7 @@ from shared.settings import Settings
 log = logging.getLogger("leadflow.enrich.firmographics")
 DEMO_CSV = Path(__file__).resolve().parents[1] / "data" / "demo_firmographics.csv"
 CONCURRENCY = 16
+MAX_INFLIGHT = 1000  # fetches waiting or running at once, across batches
 
 
 class Provider(Protocol):
@@ -177,7 +179,9 @@ class HttpProvider:
     now: Callable[[], datetime] = utcnow
     name: str = "http"
     breaker: Breaker = field(init=False)
-    _background: set[asyncio.Task[None]] = field(default_factory=set, init=False)
+    # One fetch per domain at a time, shared by every lead that asks; a fetch that
+    # outlives a lead's budget finishes here and fills the cache.
+    _inflight: dict[str, asyncio.Task[_Answer]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -203,69 +207,93 @@ class HttpProvider:
         self.gate = asyncio.Semaphore(CONCURRENCY)
         self.ttl = s.duration("firmographics_cache_ttl")
         self.miss_ttl = s.duration("firmographics_miss_ttl")
+        # Cached answers belong to one provider and mapping: change either and the cache
+        # starts afresh instead of serving answers read the old way.
+        self.fingerprint = "http:" + hashlib.sha256(
+            f"{s.firmographics_url}\n{s.firmographics_fields}".encode()).hexdigest()[:12]
 
     async def close(self) -> None:
-        for task in list(self._background):
+        for task in list(self._inflight.values()):
             task.cancel()
         await self.client.aclose()
 
     async def lookup(self, domains: list[str], within: float
                      ) -> dict[str, Firmographics | None]:
-        started = time.monotonic()
+        deadline = time.monotonic() + within
         try:
-            result = await self._cached(domains)
-        except RetryableError:
-            result = {}  # the cache is a shortcut: without it, ask the provider
-        todo = [d for d in domains if d not in result]
-        if not todo:
-            return result
-        tasks = {d: asyncio.create_task(self._fetch(d)) for d in todo}
-        left = max(0.0, within - (time.monotonic() - started))
-        done, pending = await asyncio.wait(tasks.values(), timeout=left)
+            async with asyncio.timeout(within / 3):
+                result = await self._cached(domains)
+        except Exception as exc:  # noqa: BLE001 - the cache is a shortcut, never a need
+            log.info("firmographics cache not read: %s", type(exc).__name__)
+            result = {}
+        tasks: dict[str, asyncio.Task[_Answer]] = {}
+        for domain in domains:
+            if domain in result:
+                continue
+            task = self._inflight.get(domain)
+            if task is None:
+                if len(self._inflight) >= MAX_INFLIGHT:
+                    continue  # a backlog this deep will not answer in time anyway
+                task = asyncio.create_task(self._fetch_and_store(domain))
+                self._inflight[domain] = task
+                task.add_done_callback(lambda _, d=domain: self._inflight.pop(d, None))
+            tasks[domain] = task
         answered: dict[str, Firmographics | None] = {}
-        for domain, task in tasks.items():
-            if task in done and not task.cancelled() and task.exception() is None \
-                    and task.result().ok:
-                answered[domain] = task.result().found
-        await self._store(answered)
-        for domain, task in tasks.items():
-            if task in pending:  # finishes in the background and fills the cache
-                late = asyncio.create_task(self._store_late(domain, task))
-                self._background.add(late)
-                late.add_done_callback(self._background.discard)
-        if pending:
-            metrics.ENRICHMENT_LOOKUPS.labels(self.name, "over_budget").inc(len(pending))
+        if tasks:
+            left = max(0.0, deadline - time.monotonic())
+            done, pending = await asyncio.wait(set(tasks.values()), timeout=left)
+            for domain, task in tasks.items():
+                if task in done and not task.cancelled() and task.exception() is None \
+                        and task.result().ok:
+                    answered[domain] = task.result().found
+            if pending:
+                metrics.ENRICHMENT_LOOKUPS.labels(self.name, "over_budget").inc(len(pending))
         return {**result, **answered}
 
+    async def _fetch_and_store(self, domain: str) -> _Answer:
+        answer = await self._fetch(domain)
+        if answer.ok:
+            await self._store({domain: answer.found})
+        return answer
+
     async def _fetch(self, domain: str) -> _Answer:
+        """The call and one retry; the breaker counts the domain once, not each attempt."""
         async with self.gate:
-            for attempt in range(2):  # the call and one retry
-                if not self.breaker.allow():
-                    metrics.ENRICHMENT_LOOKUPS.labels(self.name, "circuit_open").inc()
-                    return _Answer(None, ok=False)
-                answer = await self._call(domain)
-                if answer is not None:
-                    return answer
-                if attempt == 0:
-                    await asyncio.sleep(0.05)
-            return _Answer(None, ok=False)
+            if not self.breaker.allow():
+                metrics.ENRICHMENT_LOOKUPS.labels(self.name, "circuit_open").inc()
+                return _Answer(None, ok=False)
+            answer: _Answer | None = None
+            try:
+                for attempt in range(2):
+                    answer = await self._call(domain)
+                    if answer is not None:
+                        break
+                    if attempt == 0:
+                        await asyncio.sleep(0.05)
+            except Exception as exc:  # noqa: BLE001 - any surprise is a provider failure
+                log.warning("firmographics %s: %s: %s", domain, type(exc).__name__, exc)
+                answer = None
+            if answer is None or not answer.ok:
+                self.breaker.failure()
+                return answer or _Answer(None, ok=False)
+            self.breaker.success()
+            return answer
 
     async def _call(self, domain: str) -> _Answer | None:
         """One call; None when it should be retried (timeout, network, 429, 5xx)."""
         url = self.settings.firmographics_url.replace("{domain}", quote(domain, safe=""))
         try:
-            response = await self.client.get(url)
-        except httpx.HTTPError as exc:
-            self.breaker.failure()
+            # The whole call, not each phase: a server trickling bytes is a timeout too.
+            async with asyncio.timeout(self.settings.firmographics_timeout_s):
+                response = await self.client.get(url)
+        except (httpx.HTTPError, TimeoutError) as exc:
             metrics.ENRICHMENT_LOOKUPS.labels(self.name, "error").inc()
             log.info("firmographics %s: %s", domain, type(exc).__name__)
             return None
         if response.status_code == 404:
-            self.breaker.success()
             metrics.ENRICHMENT_LOOKUPS.labels(self.name, "not_found").inc()
             return _Answer(None, ok=True)
         if response.status_code != 200:
-            self.breaker.failure()
             metrics.ENRICHMENT_LOOKUPS.labels(self.name, "error").inc()
             if response.status_code == 429 or response.status_code >= 500:
                 return None
@@ -276,11 +304,9 @@ class HttpProvider:
             found = map_answer(orjson.loads(response.content), self.mapping)
         except (orjson.JSONDecodeError, BadAnswer) as exc:
             # Garbage is a provider failure: not cached, counted against the breaker.
-            self.breaker.failure()
             metrics.ENRICHMENT_LOOKUPS.labels(self.name, "garbage").inc()
             log.warning("firmographics %s: unreadable answer: %s", domain, exc)
             return _Answer(None, ok=False)
-        self.breaker.success()
         metrics.ENRICHMENT_LOOKUPS.labels(self.name, "found").inc()
         return _Answer(found, ok=True)
 
@@ -288,8 +314,9 @@ class HttpProvider:
         async with db.connection(self.engine) as conn:
             rows = (await conn.execute(text(
                 "SELECT domain, found, data FROM enrich.firmographics_cache "
-                "WHERE domain = ANY(CAST(:d AS text[])) AND expires_at > :now"),
-                {"d": domains, "now": self.now()})).all()
+                "WHERE domain = ANY(CAST(:d AS text[])) AND expires_at > :now "
+                "AND provider = :p"), {"d": domains, "now": self.now(),
+                                       "p": self.fingerprint})).all()
         if rows:
             metrics.ENRICHMENT_LOOKUPS.labels(self.name, "cached").inc(len(rows))
         return {r.domain: Firmographics.from_dict(r.data) if r.found else None for r in rows}
@@ -310,21 +337,13 @@ class HttpProvider:
                     ON CONFLICT (domain) DO UPDATE SET provider = EXCLUDED.provider,
                         found = EXCLUDED.found, data = EXCLUDED.data,
                         fetched_at = EXCLUDED.fetched_at, expires_at = EXCLUDED.expires_at"""),
-                    {"p": self.name, "now": now, "d": [d for d, _ in items],
+                    {"p": self.fingerprint, "now": now, "d": [d for d, _ in items],
                      "f": [f is not None for _, f in items],
                      "j": [orjson.dumps(f.as_dict() if f else {}).decode() for _, f in items],
                      "e": [now + (self.ttl if f is not None else self.miss_ttl)
                            for _, f in items]})
         except RetryableError as exc:
             log.warning("firmographics cache not written: %s", exc)
-
-    async def _store_late(self, domain: str, task: Awaitable[_Answer]) -> None:
-        try:
-            answer = await task
-        except Exception:  # noqa: BLE001 - a late answer is a bonus, never a failure
-            return
-        if answer.ok:
-            await self._store({domain: answer.found})
 
 
 def make_provider(settings: Settings, engine: AsyncEngine,
