@@ -104,10 +104,13 @@ class Enrichment(_Part):
 class Reason(_Part):
     rule: str
     points: int
+    kind: Literal["fit", "behaviour"] | None = None
 
 
 class Score(_Part):
     points: int
+    fit: int | None = None  # who the lead is
+    behaviour: int | None = None  # what the lead did, decayed
     temperature: Literal["hot", "warm", "cold"]
     stage: Literal["lead", "mql"]
     reasons: list[Reason] = Field(default_factory=list)

@@ -22,9 +22,10 @@ async def handle_lead_enriched(batch: list[Event], rt: Runtime) -> list[Outgoing
         org = await rt.org.current(conn)
         for lead in leads:
             score = score_lead(lead, org.scoring, now, org.scoring_version)
-            lead["score"] = {"points": score.points, "temperature": score.temperature,
+            lead["score"] = {"points": score.points, "fit": score.fit,
+                             "behaviour": score.behaviour, "temperature": score.temperature,
                              "stage": score.stage, "model": score.model,
-                             "reasons": [{"rule": r.rule, "points": r.points}
+                             "reasons": [{"rule": r.rule, "points": r.points, "kind": r.kind}
                                          for r in score.reasons]}
             lead.setdefault("timings", {})["scored_at"] = now.isoformat()
         await store.save_scores(conn, leads, now)

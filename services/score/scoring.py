@@ -42,9 +42,12 @@ def score_lead(lead: Mapping[str, Any], scoring: Scoring, now: datetime, version
     )
     return Score(
         points=points,
+        fit=breakdown["fit"],
+        behaviour=breakdown["behaviour"],
         temperature=temperature,
         stage="mql" if points >= scoring.mql_at else "lead",
-        reasons=[Reason(rule=r["rule"], points=r["points"]) for r in breakdown["reasons"]],
+        reasons=[Reason(rule=r["rule"], points=r["points"], kind=r["kind"])
+                 for r in breakdown["reasons"]],
         model=version,
     )
 
@@ -68,7 +71,7 @@ def score_breakdown(lead: Mapping[str, Any], scoring: Scoring, now: datetime) ->
             points = _whole(_capped(rule, _behaviour_points(rule, history, now, half_life)))
             behaviour += points
         if points:
-            reasons.append({"rule": rule.name, "points": points})
+            reasons.append({"rule": rule.name, "points": points, "kind": rule.kind})
     return {"fit": fit, "behaviour": behaviour, "reasons": reasons}
 
 

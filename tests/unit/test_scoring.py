@@ -253,3 +253,14 @@ def test_points_at_the_hot_threshold_make_a_lead_hot() -> None:
     lead["activities"] = [{"type": "page_view", "at": NOW.isoformat(), "props": {"page": "/pricing"}}]
     score = score_lead(lead, PENALTIES, NOW, "m")
     assert (score.points, score.temperature, score.stage) == (45, "hot", "mql")
+
+
+def test_fit_and_behaviour_add_up_to_the_points_and_each_reason_says_which() -> None:
+    lead = make_lead("vp", 250, "software", "US", [("demo_request", 0 * DAYS),
+                                                    ("email_open", 0 * DAYS)])
+    score = score_lead(lead, MODEL, NOW, "m1")
+    assert score.fit is not None and score.behaviour is not None
+    assert score.fit + score.behaviour == score.points
+    assert score.fit == sum(r.points for r in score.reasons if r.kind == "fit")
+    assert score.behaviour == sum(r.points for r in score.reasons if r.kind == "behaviour")
+    assert {r.rule for r in score.reasons if r.kind == "behaviour"} >= {"demo-request"}
