@@ -43,6 +43,9 @@ async def load_score(conn: AsyncConnection, lead_id: str) -> dict[str, Any] | No
         "WHERE lead_id = CAST(:i AS uuid)"), {"i": lead_id})).first()
     if row is None:
         return None
-    return {"lead_id": lead_id, "points": row.points, "temperature": row.temperature,
-            "stage": row.stage, "reasons": row.reasons, "model": row.model,
-            "scored_at": row.scored_at.isoformat()}
+    reasons = row.reasons or []
+    return {"lead_id": lead_id, "points": row.points,
+            "fit": sum(r["points"] for r in reasons if r.get("kind") == "fit"),
+            "behaviour": sum(r["points"] for r in reasons if r.get("kind") == "behaviour"),
+            "temperature": row.temperature, "stage": row.stage, "reasons": reasons,
+            "model": row.model, "scored_at": row.scored_at.isoformat()}

@@ -202,7 +202,8 @@ async def test_the_score_api_explains_a_score_to_an_admin_only(settings: Setting
         assert shown.status_code == 200
         body = shown.json()
         assert body["points"] == out[0].event.data["score"]["points"] == 15
-        assert body["reasons"] == [{"rule": "company-200-plus", "points": 15}]
+        assert body["reasons"] == [{"rule": "company-200-plus", "points": 15, "kind": "fit"}]
+        assert (body["fit"], body["behaviour"]) == (15, 0)
         assert body["model"] == out[0].event.data["score"]["model"]
     finally:
         await rt.close()
