@@ -20,12 +20,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from services.capture.activities import MAX_ACTIVITIES, read_activity
 from services.capture.intake import InvalidLead, lead_from_payload
 from services.capture.store import Delivery, Receipt, ReceiptStore
 from shared import metrics, topics
 from shared.auth import bearer_matches
 from shared.errors import RetryableError
-from shared.events import Event, Outgoing, derived_id
+from shared.events import Event, Outgoing, derived_id, make_event
 from shared.lead import Lead
 from shared.service import Runtime
 
@@ -326,6 +327,75 @@ class FastPath:
         await send({"type": "http.response.body", "body": body})
 
 
+ACTIVITIES_PATH = "/v1/activities"
+
+
+async def accept_activities(capture: Capture, headers: Mapping[str, str], body: bytes) -> Reply:
+    """`POST /v1/activities`: validate every activity, find each one's lead and person,
+    publish `activity.recorded` on `leads.activity` (acks=all), then answer 202. All or
+    nothing: one invalid activity refuses the request, naming it."""
+    provider = "activities"
+    if not bearer_matches(headers.get("authorization", ""), capture.rt.settings.api_key):
+        return _unauthorized(provider)
+    ctype = headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if ctype != "application/json" and not ctype.endswith("+json"):
+        return _invalid(provider, "content-type", f"{ctype} is not application/json", 415)
+    if len(body) > capture.rt.settings.max_body_bytes:
+        return _invalid(provider, "body",
+                        f"larger than {capture.rt.settings.max_body_bytes} bytes", 413)
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        return _invalid(provider, "body", f"not valid JSON: {exc}")
+    many = isinstance(payload, dict) and "activities" in payload
+    items = payload["activities"] if many else [payload]
+    if not isinstance(items, list) or not items or len(items) > MAX_ACTIVITIES:
+        return _invalid(provider, "activities",
+                        f"must be a list of 1 to {MAX_ACTIVITIES} activities")
+    now = capture.rt.now()
+    try:
+        activities = [read_activity(doc, now, f"activities[{i}]." if many else "")
+                      for i, doc in enumerate(items)]
+    except InvalidLead as bad:
+        return _invalid(provider, bad.field, bad.reason)
+    try:
+        persons = await capture.receipts.persons_of(
+            sorted({a.lead_id for a in activities if a.lead_id}))
+        latest = await capture.receipts.latest_leads(
+            sorted({a.person_key for a in activities if a.person_key}))
+    except RetryableError:
+        return _unavailable(provider, "database unavailable; retry later")
+    out: list[Outgoing] = []
+    results = []
+    for i, activity in enumerate(activities):
+        where = f"activities[{i}]." if many else ""
+        if activity.lead_id is not None:
+            lead_id, person = activity.lead_id, persons.get(activity.lead_id)
+            missing = f"{where}lead_id"
+        else:
+            person, lead_id = activity.person_key, latest.get(activity.person_key or "")
+            missing = f"{where}email" if items[i].get("email") is not None else f"{where}phone"
+        if lead_id is None or person is None:
+            metrics.LEADS_RECEIVED.labels(provider, "invalid").inc()
+            return Reply(404, {"error": "not found", "errors": [
+                {"field": missing, "reason": "no lead captured for it"}]})
+        event_id = activity.event_id(person)
+        data = {"lead_id": lead_id, "person_key": person,
+                "activity": {"type": activity.type, "at": activity.at.isoformat(),
+                             "props": activity.props}}
+        out.append(Outgoing(topics.ACTIVITY, person, make_event(
+            "activity.recorded", SERVICE, data, event_id=event_id, at=now)))
+        results.append({"lead_id": lead_id, "event_id": event_id})
+    try:
+        async with asyncio.timeout(PUBLISH_TIMEOUT_S):
+            await capture.rt.publisher.publish(out)
+    except (TimeoutError, RetryableError) as exc:
+        log.warning("broker did not acknowledge %d activities: %r", len(out), exc)
+        return _unavailable(provider, "broker unavailable; retry later")
+    metrics.LEADS_RECEIVED.labels(provider, "accepted").inc(len(out))
+    return Reply(202, {"status": "accepted", "accepted": len(out), "results": results})
+
+
 class BatchIn(BaseModel):
     leads: list[dict[str, Any]]
 
@@ -361,5 +431,20 @@ def build_router(rt: Runtime, capture: Capture) -> APIRouter:
     )
     async def post_batch(request: Request) -> JSONResponse:
         return await raw(request)
+
+    @router.post(
+        ACTIVITIES_PATH, status_code=202, summary="Record activities of known leads",
+        description="One activity, or `{\"activities\": [...]}` (up to 1000): `lead_id`, "
+                    "or `email`/`phone` for the person's latest lead; `type` "
+                    "(pricing_page_visit, webinar_attended, ...); `at` (RFC 3339, default "
+                    "now); `props`; optional `id` (the sender's id, for retries). Published "
+                    "as `activity.recorded` on `leads.activity`; score re-scores the lead.",
+        responses={401: {}, 404: {}, 413: {}, 415: {}, 422: {}, 503: {}},
+        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"type": "object"}}}}},
+    )
+    async def post_activities(request: Request) -> JSONResponse:
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        return (await accept_activities(capture, headers, await request.body())).response()
 
     return router

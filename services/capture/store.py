@@ -142,6 +142,23 @@ class ReceiptStore:
                 "fetched": [delivery.fetched.decode() if delivery.fetched else None],
                 "leads": ["{}"]})
 
+    async def persons_of(self, lead_ids: list[str]) -> dict[str, str]:
+        """The person key of each accepted lead."""
+        async with db.connection(self.engine) as conn:
+            rows = await conn.execute(text(
+                "SELECT lead_id, person_key FROM capture.receipts "
+                "WHERE lead_id = ANY(CAST(:ids AS uuid[]))"), {"ids": lead_ids})
+            return {str(r.lead_id): r.person_key for r in rows}
+
+    async def latest_leads(self, person_keys: list[str]) -> dict[str, str]:
+        """Each person's latest accepted lead."""
+        async with db.connection(self.engine) as conn:
+            rows = await conn.execute(text(
+                "SELECT DISTINCT ON (person_key) person_key, lead_id FROM capture.receipts "
+                "WHERE person_key = ANY(CAST(:keys AS text[])) "
+                "ORDER BY person_key, received_at DESC"), {"keys": person_keys})
+            return {r.person_key: str(r.lead_id) for r in rows}
+
     async def published(self, lead_ids: list[str]) -> set[str]:
         """Which of these leads were accepted and published already (a redelivery needs
         no second fetch from the provider's API)."""

@@ -33,7 +33,7 @@ SAMPLES = [fixture(n) for n in (
 CTYPES = ["application/json", "application/x-www-form-urlencoded", "multipart/form-data",
           "multipart/form-data; boundary=xyz", "text/csv", "text/plain", "", "application/xml",
           "application/cloudevents+json", "text/csv; charset=utf-16"]
-ENDPOINTS = ["/v1/leads", "/v1/leads/batch", "/v1/webhooks/facebook",
+ENDPOINTS = ["/v1/leads", "/v1/leads/batch", "/v1/activities", "/v1/webhooks/facebook",
              "/v1/webhooks/google_ads", "/v1/webhooks/linkedin", "/v1/webhooks/typeform",
              "/v1/webhooks/hubspot", "/v1/webhooks/webflow", "/v1/webhooks/unbounce?token=ub-token",
              "/v1/webhooks/unknown", "/v1/forms/contact-us", "/v1/imports",

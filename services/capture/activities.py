@@ -1,0 +1,95 @@
+"""What capture accepts as an activity (`POST /v1/activities`): a person's action after
+capture (a pricing-page visit, a webinar), for score to re-score. Pure: no I/O.
+
+An activity names its lead by `lead_id`, or its person by `email` or `phone` (the person's
+latest lead is meant); it has a `type` (`pricing_page_visit`, `webinar_attended`, ...),
+an `at` (RFC 3339 with an offset; default now) and optional `props`. Its event id derives
+from the person, type, time and the sender's `id` if any, so a retried post is the same
+event and score counts it once.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from services.capture.intake import RFC3339, InvalidLead
+from services.enrich.enrichment import normalize_email, normalize_phone, person_key
+from shared.events import derived_id
+
+ACTIVITY_TYPE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
+MAX_PROPS_BYTES = 8192
+MAX_ACTIVITIES = 1000
+
+
+@dataclass
+class ActivityIn:
+    """A validated activity; `person_key` is None when only `lead_id` names it."""
+
+    lead_id: str | None
+    person_key: str | None
+    type: str
+    at: datetime
+    props: dict[str, Any]
+    sender_id: str | None
+
+    def event_id(self, person: str) -> str:
+        return derived_id(person, "activity", self.type, self.at.isoformat(),
+                          self.sender_id or "")
+
+
+def read_activity(doc: Any, now: datetime, where: str = "") -> ActivityIn:
+    """Validate one activity, or raise InvalidLead naming the field."""
+    def bad(field: str, reason: str) -> InvalidLead:
+        return InvalidLead(f"{where}{field}", reason)
+
+    if not isinstance(doc, dict):
+        raise bad("body", "must be a JSON object")
+    kind = doc.get("type")
+    if not isinstance(kind, str) or not ACTIVITY_TYPE.fullmatch(kind):
+        raise bad("type", "must be a lower-case activity type like pricing_page_visit")
+    at = now.astimezone(UTC)
+    if doc.get("at") is not None:
+        raw = doc["at"]
+        if not isinstance(raw, str) or not RFC3339.fullmatch(raw):
+            raise bad("at", "must be an RFC 3339 date-time with an offset")
+        try:
+            at = datetime.fromisoformat(raw.upper()).astimezone(UTC)
+        except (ValueError, OverflowError):
+            raise bad("at", "is not a real date-time") from None
+    props = doc.get("props") or {}
+    if not isinstance(props, dict):
+        raise bad("props", "must be an object")
+    try:
+        if len(orjson.dumps(props)) > MAX_PROPS_BYTES:
+            raise bad("props", f"larger than {MAX_PROPS_BYTES} bytes")
+    except orjson.JSONEncodeError:
+        raise bad("props", "cannot be carried as JSON (an integer beyond 64 bits?)") from None
+    sender_id = doc.get("id")
+    if sender_id is not None and (not isinstance(sender_id, str) or not sender_id.strip()
+                                  or len(sender_id) > 255 or not sender_id.isprintable()):
+        raise bad("id", "must be a string of at most 255 printable characters")
+    lead_id = doc.get("lead_id")
+    if lead_id is not None:
+        try:
+            lead_id = str(uuid.UUID(str(lead_id)))
+        except ValueError:
+            raise bad("lead_id", "must be a lead id (a UUID)") from None
+    key = None
+    email, phone = doc.get("email"), doc.get("phone")
+    if lead_id is None:
+        if email is None and phone is None:
+            raise bad("lead_id", "an activity needs a lead_id, an email or a phone")
+        normal_email = normalize_email(email) if isinstance(email, str) else None
+        normal_phone = normalize_phone(phone, None) if isinstance(phone, str) else None
+        if email is not None and normal_email is None:
+            raise bad("email", "not a valid email")
+        if phone is not None and normal_phone is None and normal_email is None:
+            raise bad("phone", "not a possible phone number (add the +country code)")
+        key = person_key(normal_email, normal_phone, "")
+    return ActivityIn(lead_id, key, kind, at, props, sender_id)
