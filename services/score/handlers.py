@@ -1,37 +1,108 @@
 """Score's handler: score each enriched lead with the applied org file's model, keep the
-score, and emit `lead.scored`."""
+score and the person's profile, and emit `lead.scored`; re-score a person's latest lead
+when an activity is recorded, and emit a new `lead.scored` when its stage or temperature
+changes (route acts on it: a nurtured lead turning hot goes to a rep).
+
+One transaction per batch: one query loads the batch's profiles, one writes them, one the
+scores. A person's events share a partition (record key), so an activity recorded before
+its lead was scored waits in the profile and counts when the lead arrives.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from services.score import store
 from services.score.scoring import score_lead
 from shared import db, topics
 from shared.events import Event, Outgoing, derived_id, make_event
 from shared.lead import check_lead
+from shared.org import OrgFile
 from shared.service import Runtime
 
 SERVICE = "score"
+MAX_ACTIVITIES = 500
+
+
+def _activity_key(activity: dict[str, Any]) -> tuple[str, str]:
+    return (str(activity.get("type")), str(activity.get("at")))
+
+
+def merge_activities(known: list[dict[str, Any]], new: list[dict[str, Any]]
+                     ) -> list[dict[str, Any]]:
+    """Known activities plus new ones, once per type and time, in time order."""
+    seen = {_activity_key(a) for a in known}
+    merged = list(known)
+    for activity in new:
+        if _activity_key(activity) not in seen:
+            merged.append(activity)
+            seen.add(_activity_key(activity))
+    merged.sort(key=lambda a: str(a.get("at")))
+    return merged[-MAX_ACTIVITIES:]
+
+
+def _apply_score(lead: dict[str, Any], org: OrgFile, now: Any) -> None:
+    score = score_lead(lead, org.scoring, now, org.scoring_version)
+    lead["score"] = {"points": score.points, "fit": score.fit, "behaviour": score.behaviour,
+                     "temperature": score.temperature, "stage": score.stage,
+                     "model": score.model,
+                     "reasons": [{"rule": r.rule, "points": r.points, "kind": r.kind}
+                                 for r in score.reasons]}
+    lead.setdefault("timings", {})["scored_at"] = now.isoformat()
+
+
+async def handle_score_batch(batch: list[Event], rt: Runtime) -> list[Outgoing]:
+    """`lead.enriched` from enrich and `activity.recorded` on `leads.activity`."""
+    now = rt.now()
+    relevant = [e for e in batch if e.type in ("lead.enriched", "activity.recorded")]
+    if not relevant:
+        return []
+    keys = sorted({str(e.data.get("person_key")) for e in relevant})
+    out: list[Outgoing] = []
+    scored: dict[str, dict[str, Any]] = {}
+    async with db.transaction(rt.engine) as conn:
+        org = await rt.org.current(conn)
+        profiles = await store.load_profiles(conn, keys)
+        for event in relevant:
+            if event.type == "lead.enriched":
+                lead = check_lead(event.data)
+                profile = profiles.setdefault(lead["person_key"],
+                                              {"lead": None, "activities": []})
+                lead["activities"] = merge_activities(lead.get("activities") or [],
+                                                      profile["activities"])
+                _apply_score(lead, org, now)
+                profile["lead"] = lead
+                scored[lead["lead_id"]] = lead
+                out.append(Outgoing(topics.SCORED, lead["person_key"], make_event(
+                    "lead.scored", SERVICE, lead,
+                    event_id=derived_id(lead["lead_id"], "scored", lead["score"]["model"]),
+                    at=now)))
+                continue
+            activity = event.data.get("activity")
+            person = event.data.get("person_key")
+            if not isinstance(activity, dict) or not isinstance(person, str):
+                continue  # not an activity this service can count
+            profile = profiles.setdefault(person, {"lead": None, "activities": []})
+            profile["activities"] = merge_activities(profile["activities"], [activity])
+            if profile["lead"] is None:
+                continue  # the lead is not scored yet: counted when it is
+            lead = dict(profile["lead"])
+            before = lead.get("score") or {}
+            lead["activities"] = merge_activities(lead.get("activities") or [], [activity])
+            _apply_score(lead, org, now)
+            profile["lead"] = lead
+            scored[lead["lead_id"]] = lead
+            after = lead["score"]
+            if (before.get("stage"), before.get("temperature")) != (after["stage"],
+                                                                    after["temperature"]):
+                out.append(Outgoing(topics.SCORED, lead["person_key"], make_event(
+                    "lead.scored", SERVICE, lead,
+                    event_id=derived_id(lead["lead_id"], "rescored", event.id), at=now)))
+        await store.save_scores(conn, list(scored.values()), now)
+        await store.save_profiles(conn, {k: profiles[k] for k in keys if k in profiles}, now)
+    return out
 
 
 async def handle_lead_enriched(batch: list[Event], rt: Runtime) -> list[Outgoing]:
-    now = rt.now()
-    leads = [check_lead(e.data) for e in batch if e.type == "lead.enriched"]
-    if not leads:
-        return []
-    async with db.transaction(rt.engine) as conn:
-        org = await rt.org.current(conn)
-        for lead in leads:
-            score = score_lead(lead, org.scoring, now, org.scoring_version)
-            lead["score"] = {"points": score.points, "fit": score.fit,
-                             "behaviour": score.behaviour, "temperature": score.temperature,
-                             "stage": score.stage, "model": score.model,
-                             "reasons": [{"rule": r.rule, "points": r.points, "kind": r.kind}
-                                         for r in score.reasons]}
-            lead.setdefault("timings", {})["scored_at"] = now.isoformat()
-        await store.save_scores(conn, leads, now)
-    return [
-        Outgoing(topics.SCORED, lead["person_key"], make_event(
-            "lead.scored", SERVICE, lead,
-            event_id=derived_id(lead["lead_id"], "scored", lead["score"]["model"]), at=now))
-        for lead in leads
-    ]
+    """Kept for callers that only have enriched leads (tests, tools)."""
+    return await handle_score_batch(batch, rt)

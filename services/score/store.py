@@ -49,3 +49,32 @@ async def load_score(conn: AsyncConnection, lead_id: str) -> dict[str, Any] | No
             "behaviour": sum(r["points"] for r in reasons if r.get("kind") == "behaviour"),
             "temperature": row.temperature, "stage": row.stage, "reasons": reasons,
             "model": row.model, "scored_at": row.scored_at.isoformat()}
+
+
+async def load_profiles(conn: AsyncConnection, keys: list[str]) -> dict[str, dict[str, Any]]:
+    """Each person's profile: `lead` (the latest scored lead, or None before the first)
+    and `activities` (every activity recorded after capture)."""
+    if not keys:
+        return {}
+    rows = (await conn.execute(text(
+        "SELECT person_key, lead, activities FROM score.profiles "
+        "WHERE person_key = ANY(CAST(:k AS text[]))"), {"k": keys})).all()
+    return {r.person_key: {"lead": r.lead, "activities": list(r.activities or [])}
+            for r in rows}
+
+
+async def save_profiles(conn: AsyncConnection, profiles: dict[str, dict[str, Any]],
+                        at: datetime) -> None:
+    if not profiles:
+        return
+    items = list(profiles.items())
+    await conn.execute(text("""
+        INSERT INTO score.profiles (person_key, lead, activities, updated_at)
+        SELECT k, CAST(l AS json), CAST(a AS json), :at
+        FROM unnest(CAST(:k AS text[]), CAST(:l AS text[]), CAST(:a AS text[])) AS x(k, l, a)
+        ON CONFLICT (person_key) DO UPDATE SET lead = EXCLUDED.lead,
+            activities = EXCLUDED.activities, updated_at = EXCLUDED.updated_at"""), {
+        "at": at, "k": [k for k, _ in items],
+        "l": [orjson.dumps(p["lead"]).decode() if p["lead"] is not None else None
+              for _, p in items],
+        "a": [orjson.dumps(p["activities"]).decode() for _, p in items]})

@@ -1,0 +1,61 @@
+"""Score re-scores a person's lead when an activity is recorded, on the real database: a
+new `lead.scored` only when stage or temperature changes, an activity recorded before its
+lead is counted when the lead arrives, and a redelivered activity changes nothing."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from services.capture.intake import lead_from_payload
+from services.score.handlers import handle_score_batch
+from shared.events import Event, make_event
+from shared.service import Runtime
+from shared.settings import Settings
+
+
+def enriched(email: str) -> Event:
+    lead = lead_from_payload({"email": email, "job_title": "Analyst"}, provider="api",
+                             channel="api", now=datetime.now(UTC))
+    return make_event("lead.enriched", "enrich", lead.model_dump(mode="json"))
+
+
+def recorded(lead: dict[str, Any], kind: str, at: str = "2026-11-24T09:00:00+00:00") -> Event:
+    return make_event("activity.recorded", "capture", {
+        "lead_id": lead["lead_id"], "person_key": lead["person_key"],
+        "activity": {"type": kind, "at": at, "props": {}}}, event_id=str(uuid.uuid4()))
+
+
+async def test_a_cold_lead_that_asks_for_a_demo_is_re_scored_hot(settings: Settings) -> None:
+    rt = await Runtime.start("score", settings)
+    try:
+        lead_event = enriched(f"quiet-{uuid.uuid4().hex[:6]}@corp.example")
+        [first] = await handle_score_batch([lead_event], rt)
+        lead = first.event.data
+        assert lead["score"]["temperature"] == "cold"
+        assert await handle_score_batch([recorded(lead, "email_open")], rt) == []  # no change
+        demo = recorded(lead, "demo_request")
+        [again] = await handle_score_batch([demo], rt)
+        rescored = again.event.data
+        assert again.event.type == "lead.scored" and again.event.id != first.event.id
+        assert rescored["lead_id"] == lead["lead_id"]
+        assert rescored["score"]["temperature"] == "hot"
+        assert rescored["score"]["behaviour"] > 0
+        assert {a["type"] for a in rescored["activities"]} >= {"email_open", "demo_request"}
+        assert await handle_score_batch([demo], rt) == []  # redelivered: counted once
+    finally:
+        await rt.close()
+
+
+async def test_an_activity_recorded_before_its_lead_counts_when_the_lead_arrives(
+        settings: Settings) -> None:
+    rt = await Runtime.start("score", settings)
+    try:
+        lead_event = enriched(f"early-{uuid.uuid4().hex[:6]}@corp.example")
+        early = recorded(lead_event.data, "contact_sales")
+        out = await handle_score_batch([early, lead_event], rt)
+        assert len(out) == 1
+        assert out[0].event.data["score"]["temperature"] == "hot"
+    finally:
+        await rt.close()
