@@ -86,22 +86,33 @@ async def route_leads(conn: Any, org: OrgFile, leads: list[dict[str, Any]],
     unique = list({lead["lead_id"]: lead for lead in leads}.values())
     ids = [lead["lead_id"] for lead in unique]
     rotations = await store.lock_rotations(conn, [t.id for t in org.teams])
-    done = await store.load_assignment_events(conn, ids)
+    done = await store.load_latest_assignment_events(conn, ids)
     avail = await store.load_availability(conn, counts_needed=needs_load_counts(org))
     out: list[Outgoing] = []
     rows: list[store.AssignmentRow] = []
     timers: list[store.Timer] = []
     journey = []
-    fresh: list[dict[str, Any]] = []
+    fresh: list[tuple[dict[str, Any], bool]] = []  # (lead, first decision)
     changed_rotations = {}
     for lead in unique:
         lead_id = lead["lead_id"]
-        if lead_id in done:
-            # Redelivery: the decision stands; publish the same event again.
-            event = event_from_dict(done[lead_id])
-            out.append(Outgoing(topics.ROUTED, lead["person_key"], event))
-            continue
-        decision = decide_route(lead, org, rotations, avail, now)
+        previous = done.get(lead_id)
+        decision = None
+        if previous is not None:
+            # A lead in nurture that score re-scored (an activity made it hot) is decided
+            # again; a rep assignment stands. Anything else is a redelivery: the decision
+            # stands and the same event is published again.
+            before = (previous.get("data") or {})
+            if _turned(before, lead):
+                candidate = decide_route(lead, org, rotations, avail, now)
+                if candidate.assignment["kind"] != "nurture":
+                    decision = candidate
+            if decision is None:
+                out.append(Outgoing(topics.ROUTED, lead["person_key"],
+                                    event_from_dict(previous)))
+                continue
+        else:
+            decision = decide_route(lead, org, rotations, avail, now)
         if decision.rotation is not None:
             rotations[decision.rotation.team_id] = decision.rotation
             changed_rotations[decision.rotation.team_id] = decision.rotation
@@ -110,15 +121,27 @@ async def route_leads(conn: Any, org: OrgFile, leads: list[dict[str, Any]],
         if timer is not None:
             timers.append(timer)
             avail.open_counts[timer.rep_id] = avail.open_counts.get(timer.rep_id, 0) + 1
+        attempt = 1
+        kind, step = "lead.routed", "routed"
+        if previous is not None:
+            attempt = int(((previous.get("data") or {}).get("assignment") or {})
+                          .get("attempt") or 1) + 1
+            kind, step = "lead.reassigned", "rescored"
+            assignment["attempt"] = attempt
+            assignment["reason"] = assignment.get("reason") or "rescored"
         lead["assignment"] = assignment
         lead["decision"] = short_decision(decision) | {"org_version": org.version}
         lead.setdefault("timings", {})["routed_at"] = now.isoformat()
-        event_id = derived_id(lead_id, "routed", "1")
-        event = make_event("lead.routed", SERVICE, lead, event_id=event_id, at=now)
+        event_id = derived_id(lead_id, "routed", str(attempt))
+        event = make_event(kind, SERVICE, lead, event_id=event_id, at=now)
+        record = decision.record(org.version)
+        if previous is not None:
+            record = {**record, "cause": "rescored",
+                      "previous": (previous.get("data") or {}).get("assignment")}
         rows.append(store.AssignmentRow(lead_id, assignment, org.version, event_id, now,
-                                        decision.record(org.version), event.encode()))
-        journey.append((lead_id, now, "routed", assignment, f"{lead_id}:routed:1"))
-        fresh.append(lead)
+                                        record, event.encode()))
+        journey.append((lead_id, now, step, assignment, f"{lead_id}:{step}:{attempt}"))
+        fresh.append((lead, previous is None))
         out.append(Outgoing(topics.ROUTED, lead["person_key"], event))
     inserted = await store.insert_assignments(conn, rows)
     if len(inserted) != len(rows):
@@ -128,15 +151,26 @@ async def route_leads(conn: Any, org: OrgFile, leads: list[dict[str, Any]],
     await store.insert_timers(conn, timers)
     await store.save_rotations(conn, list(changed_rotations.values()))
     await store.add_journey(conn, journey)
-    for lead in fresh:
+    for lead, first in fresh:
         a = lead["assignment"]
         received = datetime.fromisoformat(lead["received_at"])
-        obs.speed.append((str((lead.get("source") or {}).get("provider") or "api"),
-                          str((lead.get("score") or {}).get("temperature") or "none"),
-                          a["kind"], max(0.0, (now - received).total_seconds())))
+        if first:  # speed-to-lead is about the first decision
+            obs.speed.append((str((lead.get("source") or {}).get("provider") or "api"),
+                              str((lead.get("score") or {}).get("temperature") or "none"),
+                              a["kind"], max(0.0, (now - received).total_seconds())))
         if a["kind"] == "rep":
             obs.assignments.append((a.get("team_id") or "", a.get("strategy") or ""))
     return out
+
+
+def _turned(before: dict[str, Any], lead: dict[str, Any]) -> bool:
+    """Whether a lead routed to nurture comes back re-scored: its stage or temperature
+    changed since that decision."""
+    if ((before.get("assignment") or {}).get("kind")) != "nurture":
+        return False
+    old, new = before.get("score") or {}, lead.get("score") or {}
+    return (old.get("stage"), old.get("temperature")) != (new.get("stage"),
+                                                          new.get("temperature"))
 
 
 def db_conflict(count: int) -> Exception:

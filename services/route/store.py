@@ -78,6 +78,18 @@ async def load_assignment_events(conn: AsyncConnection, lead_ids: list[str],
     return {str(r.lead_id): r.event for r in rows}
 
 
+async def load_latest_assignment_events(conn: AsyncConnection, lead_ids: list[str]
+                                        ) -> dict[str, dict[str, Any]]:
+    """Each lead's latest assignment event (the highest attempt)."""
+    if not lead_ids:
+        return {}
+    rows = (await conn.execute(text(
+        "SELECT DISTINCT ON (lead_id) lead_id, event FROM route.assignments "
+        "WHERE lead_id = ANY(CAST(:i AS uuid[])) ORDER BY lead_id, attempt DESC"),
+        {"i": lead_ids})).all()
+    return {str(r.lead_id): r.event for r in rows}
+
+
 async def latest_attempts(conn: AsyncConnection, lead_ids: list[str]) -> dict[str, int]:
     if not lead_ids:
         return {}

@@ -59,3 +59,30 @@ async def test_an_activity_recorded_before_its_lead_counts_when_the_lead_arrives
         assert out[0].event.data["score"]["temperature"] == "hot"
     finally:
         await rt.close()
+
+
+async def test_route_assigns_a_nurtured_lead_that_turns_hot_to_a_rep_once(
+        settings: Settings) -> None:
+    from services.route.handlers import handle_route_batch
+    from tests.integration.test_route import scored
+
+    rt = await Runtime.start("route", settings)
+    try:
+        cold = scored(f"cool-{uuid.uuid4().hex[:6]}@small.example", temperature="cold",
+                      employees=20)
+        [routed] = await handle_route_batch([cold], rt)
+        assert routed.event.data["assignment"]["kind"] == "nurture"
+        hot_data = {**cold.data, "score": {**cold.data["score"], "temperature": "hot",
+                                           "points": 80}}
+        hot = make_event("lead.scored", "score", hot_data, event_id=str(uuid.uuid4()))
+        [moved] = await handle_route_batch([hot], rt)
+        assert moved.event.type == "lead.reassigned"
+        assignment = moved.event.data["assignment"]
+        assert assignment["kind"] == "rep" and assignment["attempt"] == 2
+        assert assignment["sla"]["temperature"] == "hot"
+        [same] = await handle_route_batch([hot], rt)  # redelivered: the same decision
+        assert same.event.id == moved.event.id
+        [still] = await handle_route_batch([cold], rt)  # a stale cold score changes nothing
+        assert still.event.id == moved.event.id
+    finally:
+        await rt.close()
