@@ -86,3 +86,29 @@ async def test_route_assigns_a_nurtured_lead_that_turns_hot_to_a_rep_once(
         assert still.event.id == moved.event.id
     finally:
         await rt.close()
+
+
+async def test_explain_and_compare_read_the_stored_profiles(settings: Settings,
+                                                            tmp_path: Any) -> None:
+    from pathlib import Path
+
+    from services.score.tools import compare, explain
+
+    rt = await Runtime.start("score", settings)
+    try:
+        [out] = await handle_score_batch([enriched(f"cmp-{uuid.uuid4().hex[:6]}@corp.example")],
+                                         rt)
+        lead = out.event.data
+    finally:
+        await rt.close()
+    shown = await explain(settings, lead["lead_id"])
+    assert shown["stored"]["points"] == lead["score"]["points"]
+    assert shown["now"]["model"] == lead["score"]["model"]
+    demo = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "org.yaml"
+    candidate = tmp_path / "candidate.yaml"
+    candidate.write_text(demo.read_text().replace("mql_at: 50", "mql_at: 0"))
+    result = await compare(settings, candidate)
+    assert result.scored >= 1
+    assert result.stage[("lead", "mql")] >= 1
+    assert result.candidate_version != result.live_version
+    assert result.examples and "lead_id" in result.examples[0]

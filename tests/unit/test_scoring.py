@@ -264,3 +264,17 @@ def test_fit_and_behaviour_add_up_to_the_points_and_each_reason_says_which() -> 
     assert score.fit == sum(r.points for r in score.reasons if r.kind == "fit")
     assert score.behaviour == sum(r.points for r in score.reasons if r.kind == "behaviour")
     assert {r.rule for r in score.reasons if r.kind == "behaviour"} >= {"demo-request"}
+
+
+@pytest.mark.parametrize(("overrides", "rule", "points"), [
+    ({"flags": {"free_email": True}}, "free-mail", -10),
+    ({"title": {"raw": "Marketing Intern", "seniority": "student"}}, "student", -15),
+    ({"company": {"domain": "rivalflow.example"}}, "competitor", -50),
+])
+def test_negative_rules_take_points_away(overrides, rule, points) -> None:
+    lead = Lead.model_validate({
+        "lead_id": "00000000-0000-0000-0000-000000000001", "person_key": "k",
+        "received_at": NOW, **overrides}).model_dump(mode="json")
+    score = score_lead(lead, MODEL, NOW, "m")
+    assert {r.rule: r.points for r in score.reasons}[rule] == points
+    assert score.fit == points and score.points == points
