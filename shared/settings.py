@@ -106,6 +106,8 @@ class Settings(BaseSettings):
     firmographics_breaker_cooldown_s: float = Field(30.0, gt=0)
     # Each lead's total time for lookups: past it the lead goes on, enrichment partial.
     enrich_budget_s: float = Field(1.5, gt=0)
+    # How often score's decay pass re-scores people whose behaviour points have cooled.
+    decay_every_s: float = Field(3600.0, gt=0)
 
     @field_validator("delivery_retention", "firmographics_cache_ttl", "firmographics_miss_ttl")
     @classmethod

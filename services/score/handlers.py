@@ -10,6 +10,7 @@ its lead was scored waits in the profile and counts when the lead arrives.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from services.score import store
@@ -106,3 +107,48 @@ async def handle_score_batch(batch: list[Event], rt: Runtime) -> list[Outgoing]:
 async def handle_lead_enriched(batch: list[Event], rt: Runtime) -> list[Outgoing]:
     """Kept for callers that only have enriched leads (tests, tools)."""
     return await handle_score_batch(batch, rt)
+
+
+DECAY_PAGE = 500
+
+
+async def rescore_cooled(rt: Runtime) -> int:
+    """The periodic decay pass: re-score, at `now`, every person whose latest lead has
+    behaviour points, and emit `lead.scored` for those whose stage or temperature changed
+    (a lead that went quiet cools down). Pages are claimed `FOR UPDATE SKIP LOCKED`, so
+    replicas share the work; each page's events are acknowledged before its commit, so a
+    crash re-runs the page with the same event ids. Returns how many changed."""
+    changed_total = 0
+    after = ""
+    while True:
+        now = rt.now()
+        out: list[Outgoing] = []
+        async with db.transaction(rt.engine) as conn:
+            org = await rt.org.current(conn)
+            rows = await store.claim_warm_profiles(conn, after, DECAY_PAGE)
+            if not rows:
+                return changed_total
+            after = rows[-1][0]
+            updated: dict[str, dict[str, Any]] = {}
+            leads = []
+            for person, profile in rows:
+                lead = dict(profile["lead"])
+                before = lead.get("score") or {}
+                _apply_score(lead, org, now)
+                after_score = lead["score"]
+                if (before.get("stage"), before.get("temperature")) == (
+                        after_score["stage"], after_score["temperature"]):
+                    continue
+                profile["lead"] = lead
+                updated[person] = profile
+                leads.append(lead)
+                out.append(Outgoing(topics.SCORED, person, make_event(
+                    "lead.scored", SERVICE, lead, event_id=derived_id(
+                        lead["lead_id"], "decayed", str(before.get("temperature")),
+                        str(after_score["temperature"]), str(before.get("stage")),
+                        after_score["stage"], str(before.get("points"))), at=now)))
+            if out:
+                await asyncio.wait_for(rt.publisher.publish(out), 30)
+                await store.save_scores(conn, leads, now)
+                await store.save_profiles(conn, updated, now)
+                changed_total += len(out)

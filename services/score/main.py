@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+
 from services.score.api import build_router
-from services.score.handlers import handle_score_batch
+from services.score.handlers import handle_score_batch, rescore_cooled
 from shared import topics
+from shared.errors import RetryableError
 from shared.events import Event, Outgoing
 from shared.loop import ConsumeLoop
 from shared.service import Parts, Runtime
+
+log = logging.getLogger("leadflow.score")
 
 
 def build(rt: Runtime) -> Parts:
@@ -19,5 +26,18 @@ def build(rt: Runtime) -> Parts:
     loop = ConsumeLoop(service="score", topic_names=(topics.ENRICHED, topics.ACTIVITY),
                        handler=handler,
                        settings=rt.settings, producer=rt.producer)
-    return Parts(router=build_router(rt), loops=[loop],
+
+    async def decay(stop: asyncio.Event) -> None:
+        """Every LEADFLOW_DECAY_EVERY_S, re-score the people whose behaviour has cooled."""
+        while not stop.is_set():
+            try:
+                changed = await rescore_cooled(rt)
+                if changed:
+                    log.info("decay pass: %d lead(s) changed stage or temperature", changed)
+            except (RetryableError, TimeoutError) as exc:
+                log.warning("decay pass postponed: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), rt.settings.decay_every_s)
+
+    return Parts(router=build_router(rt), loops=[loop], tasks=[decay],
                  description="Scores leads by fit and behaviour.")

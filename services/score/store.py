@@ -78,3 +78,17 @@ async def save_profiles(conn: AsyncConnection, profiles: dict[str, dict[str, Any
         "l": [orjson.dumps(p["lead"]).decode() if p["lead"] is not None else None
               for _, p in items],
         "a": [orjson.dumps(p["activities"]).decode() for _, p in items]})
+
+
+async def claim_warm_profiles(conn: AsyncConnection, after: str, limit: int
+                              ) -> list[tuple[str, dict[str, Any]]]:
+    """Profiles after `after` whose latest lead has behaviour points, locked for this
+    transaction (others skip them)."""
+    rows = (await conn.execute(text("""
+        SELECT person_key, lead, activities FROM score.profiles
+        WHERE person_key > :after AND lead IS NOT NULL
+          AND coalesce((lead->'score'->>'behaviour')::int, 0) > 0
+        ORDER BY person_key LIMIT :n FOR UPDATE SKIP LOCKED"""),
+        {"after": after, "n": limit})).all()
+    return [(r.person_key, {"lead": r.lead, "activities": list(r.activities or [])})
+            for r in rows]

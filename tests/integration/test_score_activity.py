@@ -112,3 +112,33 @@ async def test_explain_and_compare_read_the_stored_profiles(settings: Settings,
     assert result.stage[("lead", "mql")] >= 1
     assert result.candidate_version != result.live_version
     assert result.examples and "lead_id" in result.examples[0]
+
+
+async def test_the_decay_pass_cools_a_lead_that_went_quiet(settings: Settings) -> None:
+    from datetime import timedelta
+
+    from services.score.handlers import rescore_cooled
+    from shared import topics
+    from tests.kafka_tools import read_topic, values
+
+    then = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
+    rt = await Runtime.start("score", settings)
+    try:
+        rt.now = lambda: then
+        lead = lead_from_payload({"email": f"quiet-{uuid.uuid4().hex[:6]}@corp.example",
+                                  "job_title": "CEO"}, provider="api", channel="api",
+                                 now=then).model_dump(mode="json")
+        lead["title"]["seniority"] = "c_level"
+        lead["activities"] = [{"type": "pricing_page_visit", "at": then.isoformat(),
+                               "props": {}}]
+        [first] = await handle_score_batch([make_event("lead.enriched", "enrich", lead)], rt)
+        assert first.event.data["score"]["temperature"] == "warm"  # 20 + 15
+        rt.now = lambda: then + timedelta(days=60)  # two half-lives: 15 -> 4
+        assert await rescore_cooled(rt) >= 1
+        await rescore_cooled(rt)  # a second pass finds it settled: no second event
+        mine = [v["data"] for v in values(await read_topic(settings, topics.SCORED, expect=1))
+                if v["data"]["lead_id"] == lead["lead_id"]]
+        assert [d["score"]["temperature"] for d in mine] == ["cold"]
+        assert mine[0]["score"]["behaviour"] == 4
+    finally:
+        await rt.close()
