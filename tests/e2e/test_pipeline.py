@@ -161,6 +161,44 @@ def test_fifty_leads_are_routed_each_exactly_once_hot_to_reps_cold_to_nurture(up
     assert "leadflow_speed_to_lead_seconds_count" in metrics
 
 
+async def wait_for_event(bootstrap: str, lead_id: str, kind: str, timeout: float
+                         ) -> dict | None:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                fetch_max_wait_ms=50)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        tps = [TopicPartition("leads.routed", p)
+               for p in sorted(consumer.partitions_for_topic("leads.routed") or [])]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for event in values([r for rs in batch.values() for r in rs]):
+                if event["data"]["lead_id"] == lead_id and event["type"] == kind:
+                    return event
+        return None
+    finally:
+        await consumer.stop()
+
+
+def test_a_nurtured_lead_that_asks_for_a_demo_goes_to_a_rep(up: Up) -> None:
+    [lead_id] = asyncio.run(post_leads(up.port("capture"), [cold_lead(500)]))
+    routed = asyncio.run(wait_for_event(up.bootstrap, lead_id, "io.leadflow.lead.routed", 60))
+    assert routed is not None and routed["data"]["assignment"]["kind"] == "nurture"
+    reply = httpx.post(f"http://127.0.0.1:{up.port('capture')}/v1/activities", json={
+        "email": "reader500@gmail.com", "type": "demo_request"},
+        headers={"Authorization": "Bearer e2e-api-key"}, timeout=30)
+    assert reply.status_code == 202, reply.text
+    moved = asyncio.run(wait_for_event(up.bootstrap, lead_id,
+                                       "io.leadflow.lead.reassigned", 60))
+    assert moved is not None, "the re-scored lead was not reassigned"
+    assignment = moved["data"]["assignment"]
+    assert assignment["kind"] == "rep" and assignment["attempt"] == 2
+    assert assignment["sla"]["temperature"] == "hot"
+
+
 METRIC_FAMILIES = ("leadflow_speed_to_lead_seconds", "leadflow_leads_received_total",
                    "leadflow_events_total", "leadflow_stage_seconds",
                    "leadflow_sla_breaches_total", "leadflow_sla_met_total",
