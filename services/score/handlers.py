@@ -11,6 +11,7 @@ its lead was scored waits in the profile and counts when the lead arrives.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 from services.score import store
@@ -25,20 +26,41 @@ SERVICE = "score"
 MAX_ACTIVITIES = 500
 
 
+def _instant(activity: dict[str, Any]) -> datetime | None:
+    """The activity's `at` in UTC (a time without an offset read as UTC), or None."""
+    at = activity.get("at")
+    if not isinstance(at, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(at.strip().replace("z", "Z"))
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
 def _activity_key(activity: dict[str, Any]) -> tuple[str, str]:
-    return (str(activity.get("type")), str(activity.get("at")))
+    """One instant is one activity of a type, whatever offset it was written in."""
+    instant = _instant(activity)
+    return (str(activity.get("type")),
+            instant.isoformat() if instant is not None else str(activity.get("at")))
+
+
+def _activity_order(activity: dict[str, Any]) -> tuple[int, Any]:
+    instant = _instant(activity)
+    return (0, instant) if instant is not None else (1, str(activity.get("at")))
 
 
 def merge_activities(known: list[dict[str, Any]], new: list[dict[str, Any]]
                      ) -> list[dict[str, Any]]:
-    """Known activities plus new ones, once per type and time, in time order."""
+    """Known activities plus new ones, once per type and instant, in time order (UTC);
+    activities whose time cannot be read come last."""
     seen = {_activity_key(a) for a in known}
-    merged = list(known)
+    merged = [a for a in known if isinstance(a, dict)]
     for activity in new:
-        if _activity_key(activity) not in seen:
+        if isinstance(activity, dict) and _activity_key(activity) not in seen:
             merged.append(activity)
             seen.add(_activity_key(activity))
-    merged.sort(key=lambda a: str(a.get("at")))
+    merged.sort(key=_activity_order)
     return merged[-MAX_ACTIVITIES:]
 
 
