@@ -23,7 +23,7 @@ from services.enrich.enrichment import normalize_email, normalize_phone, person_
 from shared.events import derived_id
 
 ACTIVITY_TYPE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
-MAX_PROPS_BYTES = 8192
+MAX_PROPS_BYTES = 2048
 MAX_ACTIVITIES = 1000
 
 
@@ -39,8 +39,11 @@ class ActivityIn:
     sender_id: str | None
 
     def event_id(self, person: str) -> str:
-        return derived_id(person, "activity", self.type, self.at.isoformat(),
-                          self.sender_id or "")
+        """The sender's own id names the activity when there is one (a retry without `at`
+        is still the same event); else its person, type and time do."""
+        if self.sender_id:
+            return derived_id(person, "activity", "id", self.sender_id)
+        return derived_id(person, "activity", self.type, self.at.isoformat())
 
 
 def read_activity(doc: Any, now: datetime, where: str = "") -> ActivityIn:

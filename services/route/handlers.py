@@ -108,27 +108,28 @@ async def route_leads(conn: Any, org: OrgFile, leads: list[dict[str, Any]],
                 if candidate.assignment["kind"] != "nurture":
                     decision = candidate
             if decision is None:
-                out.append(Outgoing(topics.ROUTED, lead["person_key"],
-                                    event_from_dict(previous)))
-                continue
+                if _same_score(before, lead):  # a redelivery: publish the decision again
+                    out.append(Outgoing(topics.ROUTED, lead["person_key"],
+                                        event_from_dict(previous)))
+                continue  # a new score that changes nothing here: nothing to publish
         else:
             decision = decide_route(lead, org, rotations, avail, now)
         if decision.rotation is not None:
             rotations[decision.rotation.team_id] = decision.rotation
             changed_rotations[decision.rotation.team_id] = decision.rotation
         assignment = decision.assignment
-        timer = with_sla(assignment, lead, org, now)
-        if timer is not None:
-            timers.append(timer)
-            avail.open_counts[timer.rep_id] = avail.open_counts.get(timer.rep_id, 0) + 1
         attempt = 1
         kind, step = "lead.routed", "routed"
         if previous is not None:
             attempt = int(((previous.get("data") or {}).get("assignment") or {})
                           .get("attempt") or 1) + 1
             kind, step = "lead.reassigned", "rescored"
-            assignment["attempt"] = attempt
+            assignment["attempt"] = attempt  # before the SLA timer, which is per attempt
             assignment["reason"] = assignment.get("reason") or "rescored"
+        timer = with_sla(assignment, lead, org, now)
+        if timer is not None:
+            timers.append(timer)
+            avail.open_counts[timer.rep_id] = avail.open_counts.get(timer.rep_id, 0) + 1
         lead["assignment"] = assignment
         lead["decision"] = short_decision(decision) | {"org_version": org.version}
         lead.setdefault("timings", {})["routed_at"] = now.isoformat()
@@ -163,10 +164,17 @@ async def route_leads(conn: Any, org: OrgFile, leads: list[dict[str, Any]],
     return out
 
 
+def _same_score(before: dict[str, Any], lead: dict[str, Any]) -> bool:
+    old, new = before.get("score") or {}, lead.get("score") or {}
+    return all(old.get(k) == new.get(k) for k in ("points", "stage", "temperature", "model"))
+
+
 def _turned(before: dict[str, Any], lead: dict[str, Any]) -> bool:
-    """Whether a lead routed to nurture comes back re-scored: its stage or temperature
-    changed since that decision."""
-    if ((before.get("assignment") or {}).get("kind")) != "nurture":
+    """Whether a lead first routed to nurture comes back re-scored: its stage or
+    temperature changed since that decision. A lead an SLA escalation sent elsewhere
+    (a later attempt) is not routed again by a score."""
+    assignment = before.get("assignment") or {}
+    if assignment.get("kind") != "nurture" or int(assignment.get("attempt") or 1) != 1:
         return False
     old, new = before.get("score") or {}, lead.get("score") or {}
     return (old.get("stage"), old.get("temperature")) != (new.get("stage"),

@@ -11,6 +11,7 @@ its lead was scored waits in the profile and counts when the lead arrives.
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +24,8 @@ from shared.org import OrgFile
 from shared.service import Runtime
 
 SERVICE = "score"
-MAX_ACTIVITIES = 500
+log = logging.getLogger("leadflow.score")
+MAX_ACTIVITIES = 200  # per person: what a score needs, and events stay well under 1 MB
 
 
 def _instant(activity: dict[str, Any]) -> datetime | None:
@@ -36,6 +38,13 @@ def _instant(activity: dict[str, Any]) -> datetime | None:
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except (ValueError, OverflowError):
         return None
+
+
+def _countable(activity: Any) -> bool:
+    """An activity score can count: a text type and a readable time."""
+    return (isinstance(activity, dict) and isinstance(activity.get("type"), str)
+            and bool(activity["type"]) and _instant(activity) is not None
+            and isinstance(activity.get("props", {}), dict))
 
 
 def _activity_key(activity: dict[str, Any]) -> tuple[str, str]:
@@ -94,16 +103,22 @@ async def handle_score_batch(batch: list[Event], rt: Runtime) -> list[Outgoing]:
                 lead["activities"] = merge_activities(lead.get("activities") or [],
                                                       profile["activities"])
                 _apply_score(lead, org, now)
-                profile["lead"] = lead
+                if _newer(lead, profile["lead"]):
+                    profile["lead"] = lead  # a replayed older lead leaves the latest alone
                 scored[lead["lead_id"]] = lead
+                s = lead["score"]
+                # The id names the outcome: a redelivery scored the same is the same event;
+                # one scored differently (activities recorded since) is a new one.
                 out.append(Outgoing(topics.SCORED, lead["person_key"], make_event(
-                    "lead.scored", SERVICE, lead,
-                    event_id=derived_id(lead["lead_id"], "scored", lead["score"]["model"]),
-                    at=now)))
+                    "lead.scored", SERVICE, lead, event_id=derived_id(
+                        lead["lead_id"], "scored", s["model"], str(s["points"]),
+                        s["stage"], s["temperature"]), at=now)))
                 continue
             activity = event.data.get("activity")
             person = event.data.get("person_key")
-            if not isinstance(activity, dict) or not isinstance(person, str):
+            if not _countable(activity) or not isinstance(person, str) or not person:
+                log.warning("activity %s skipped: needs person_key and an activity with a "
+                            "type and an RFC 3339 `at`", event.id)
                 continue  # not an activity this service can count
             profile = profiles.setdefault(person, {"lead": None, "activities": []})
             profile["activities"] = merge_activities(profile["activities"], [activity])
@@ -111,6 +126,14 @@ async def handle_score_batch(batch: list[Event], rt: Runtime) -> list[Outgoing]:
                 continue  # the lead is not scored yet: counted when it is
             lead = dict(profile["lead"])
             before = lead.get("score") or {}
+            key = _activity_key(activity)
+            if any(_activity_key(a) == key for a in lead.get("activities") or []):
+                # Counted already (a redelivery, perhaps after a crash between commit and
+                # publish): the change it made is what it made without it.
+                without = {**lead, "activities": [a for a in lead["activities"]
+                                                  if _activity_key(a) != key]}
+                _apply_score(without, org, now)
+                before = without["score"]
             lead["activities"] = merge_activities(lead.get("activities") or [], [activity])
             _apply_score(lead, org, now)
             profile["lead"] = lead
@@ -126,12 +149,18 @@ async def handle_score_batch(batch: list[Event], rt: Runtime) -> list[Outgoing]:
     return out
 
 
+def _newer(lead: dict[str, Any], stored: dict[str, Any] | None) -> bool:
+    if stored is None or stored.get("lead_id") == lead.get("lead_id"):
+        return True
+    return str(lead.get("received_at")) >= str(stored.get("received_at"))
+
+
 async def handle_lead_enriched(batch: list[Event], rt: Runtime) -> list[Outgoing]:
     """Kept for callers that only have enriched leads (tests, tools)."""
     return await handle_score_batch(batch, rt)
 
 
-DECAY_PAGE = 500
+DECAY_PAGE = 100
 
 
 async def rescore_cooled(rt: Runtime) -> int:

@@ -36,6 +36,8 @@ def build(rt: Runtime) -> Parts:
                     log.info("decay pass: %d lead(s) changed stage or temperature", changed)
             except (RetryableError, TimeoutError) as exc:
                 log.warning("decay pass postponed: %s", exc)
+            except Exception:
+                log.exception("decay pass failed; trying again next period")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), rt.settings.decay_every_s)
 

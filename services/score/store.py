@@ -53,12 +53,14 @@ async def load_score(conn: AsyncConnection, lead_id: str) -> dict[str, Any] | No
 
 async def load_profiles(conn: AsyncConnection, keys: list[str]) -> dict[str, dict[str, Any]]:
     """Each person's profile: `lead` (the latest scored lead, or None before the first)
-    and `activities` (every activity recorded after capture)."""
+    and `activities` (every activity recorded after capture), locked for the batch's
+    transaction so the decay pass and this handler never overwrite each other."""
     if not keys:
         return {}
     rows = (await conn.execute(text(
         "SELECT person_key, lead, activities FROM score.profiles "
-        "WHERE person_key = ANY(CAST(:k AS text[]))"), {"k": keys})).all()
+        "WHERE person_key = ANY(CAST(:k AS text[])) ORDER BY person_key FOR UPDATE"),
+        {"k": keys})).all()
     return {r.person_key: {"lead": r.lead, "activities": list(r.activities or [])}
             for r in rows}
 

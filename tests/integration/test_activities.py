@@ -27,9 +27,14 @@ async def test_activities_of_known_leads_are_published_once_per_event(
             {"lead_id": lead_id, "type": "email_click"}]}, headers=h)
         assert first.status_code == again.status_code == many.status_code == 202, many.text
         assert first.json()["results"] == again.json()["results"]
-        records = values(await read_topic(settings, topics.ACTIVITY, expect=4, settle=0.5))
+        keyed = {"lead_id": lead_id, "type": "email_open", "id": "esp-123"}  # no `at`
+        once = await client.post("/v1/activities", json=keyed, headers=h)
+        twice = await client.post("/v1/activities", json=keyed, headers=h)
+        assert once.json()["results"] == twice.json()["results"]  # the sender's id names it
+        records = values(await read_topic(settings, topics.ACTIVITY, expect=6, settle=0.5))
         assert {r["type"] for r in records} == {"io.leadflow.activity.recorded"}
         assert all(r["data"]["lead_id"] == lead_id for r in records)
+        records = [r for r in records if r["data"]["activity"]["type"] != "email_open"]
         ids = [r["id"] for r in records]
         assert len(set(ids)) == 3  # the retried post is the same event
         visit = next(r["data"] for r in records if r["data"]["activity"]["type"] ==

@@ -43,7 +43,11 @@ async def test_a_cold_lead_that_asks_for_a_demo_is_re_scored_hot(settings: Setti
         assert rescored["score"]["temperature"] == "hot"
         assert rescored["score"]["behaviour"] > 0
         assert {a["type"] for a in rescored["activities"]} >= {"email_open", "demo_request"}
-        assert await handle_score_batch([demo], rt) == []  # redelivered: counted once
+        # Redelivered (say, after a crash between commit and publish): counted once, and
+        # the change it made is published again as the same event.
+        [repeat] = await handle_score_batch([demo], rt)
+        assert repeat.event.id == again.event.id
+        assert repeat.event.data["score"]["points"] == rescored["score"]["points"]
     finally:
         await rt.close()
 
@@ -82,8 +86,7 @@ async def test_route_assigns_a_nurtured_lead_that_turns_hot_to_a_rep_once(
         assert assignment["sla"]["temperature"] == "hot"
         [same] = await handle_route_batch([hot], rt)  # redelivered: the same decision
         assert same.event.id == moved.event.id
-        [still] = await handle_route_batch([cold], rt)  # a stale cold score changes nothing
-        assert still.event.id == moved.event.id
+        assert await handle_route_batch([cold], rt) == []  # a stale cold score changes nothing
     finally:
         await rt.close()
 
@@ -140,5 +143,22 @@ async def test_the_decay_pass_cools_a_lead_that_went_quiet(settings: Settings) -
                 if v["data"]["lead_id"] == lead["lead_id"]]
         assert [d["score"]["temperature"] for d in mine] == ["cold"]
         assert mine[0]["score"]["behaviour"] == 4
+    finally:
+        await rt.close()
+
+
+async def test_an_activity_score_cannot_read_is_skipped_and_the_lead_still_scores(
+        settings: Settings) -> None:
+    rt = await Runtime.start("score", settings)
+    try:
+        lead_event = enriched(f"odd-{uuid.uuid4().hex[:6]}@corp.example")
+        odd = [make_event("activity.recorded", "tool", {
+            "lead_id": lead_event.data["lead_id"], "person_key": lead_event.data["person_key"],
+            "activity": activity}) for activity in (
+            {"type": "visit"}, {"type": ["x"], "at": "2026-11-24T09:00:00Z"},
+            {"type": "visit", "at": "yesterday"}, "not an activity")]
+        out = await handle_score_batch([*odd, lead_event], rt)
+        assert [o.event.type for o in out] == ["lead.scored"]
+        assert out[0].event.data["activities"] == []
     finally:
         await rt.close()
