@@ -94,9 +94,10 @@ class Capture:
 
     # -- the HTTP edge, shared by the routes and the fast path -------------------------
 
-    async def post(self, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
-        """`POST /v1/leads` or `/v1/leads/batch` from raw headers (lower-case names) and body."""
-        provider = "api"
+    def read_json(self, provider: str, headers: Mapping[str, str], body: bytes
+                  ) -> tuple[str, Any] | Reply:
+        """The checks of every keyed JSON endpoint: bearer API key (401), JSON content type
+        (415), size (413), JSON (422). The media type and the payload, or the refusal."""
         if not bearer_matches(headers.get("authorization", ""), self.rt.settings.api_key):
             return _unauthorized(provider)
         ctype = headers.get("content-type", "application/json").split(";")[0].strip().lower()
@@ -106,9 +107,17 @@ class Capture:
             return _invalid(provider, "body",
                             f"larger than {self.rt.settings.max_body_bytes} bytes", 413)
         try:
-            payload = orjson.loads(body)
+            return ctype, orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             return _invalid(provider, "body", f"not valid JSON: {exc}")
+
+    async def post(self, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        """`POST /v1/leads` or `/v1/leads/batch` from raw headers (lower-case names) and body."""
+        provider = "api"
+        read = self.read_json(provider, headers, body)
+        if isinstance(read, Reply):
+            return read
+        ctype, payload = read
         delivery = Delivery(str(uuid.uuid4()), provider, self.rt.now(), ctype, body)
         if path == BATCH_PATH:
             return await self.accept_batch(payload, provider, delivery)
@@ -335,18 +344,10 @@ async def accept_activities(capture: Capture, headers: Mapping[str, str], body: 
     publish `activity.recorded` on `leads.activity` (acks=all), then answer 202. All or
     nothing: one invalid activity refuses the request, naming it."""
     provider = "activities"
-    if not bearer_matches(headers.get("authorization", ""), capture.rt.settings.api_key):
-        return _unauthorized(provider)
-    ctype = headers.get("content-type", "application/json").split(";")[0].strip().lower()
-    if ctype != "application/json" and not ctype.endswith("+json"):
-        return _invalid(provider, "content-type", f"{ctype} is not application/json", 415)
-    if len(body) > capture.rt.settings.max_body_bytes:
-        return _invalid(provider, "body",
-                        f"larger than {capture.rt.settings.max_body_bytes} bytes", 413)
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        return _invalid(provider, "body", f"not valid JSON: {exc}")
+    read = capture.read_json(provider, headers, body)
+    if isinstance(read, Reply):
+        return read
+    payload = read[1]
     many = isinstance(payload, dict) and "activities" in payload
     items = payload["activities"] if many else [payload]
     if not isinstance(items, list) or not items or len(items) > MAX_ACTIVITIES:

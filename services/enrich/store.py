@@ -14,39 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.enrich.enrichment import normalize_country, registered_domain
 from services.enrich.linking import AccountIndex, AccountRecord, Person
 
-
-async def load_persons(conn: AsyncConnection, keys: list[str]) -> dict[str, Person]:
-    if not keys:
-        return {}
-    rows = (await conn.execute(text("""
-        SELECT p.person_key, p.first_lead_id, p.first_seen_at, p.last_lead_id, p.last_seen_at,
-               p.first_source, p.profile,
-               coalesce(array_agg(l.lead_id) FILTER (WHERE l.lead_id IS NOT NULL), '{}') AS ids
-        FROM enrich.persons p LEFT JOIN enrich.person_leads l USING (person_key)
-        WHERE p.person_key = ANY(CAST(:keys AS text[]))
-        GROUP BY p.person_key"""), {"keys": keys})).all()
-    return {
-        r.person_key: Person(
-            person_key=r.person_key, first_lead_id=str(r.first_lead_id),
-            first_seen_at=r.first_seen_at, last_lead_id=str(r.last_lead_id),
-            last_seen_at=r.last_seen_at, first_source=r.first_source, profile=r.profile,
-            lead_ids={str(i) for i in r.ids},
-        )
-        for r in rows
-    }
-
-
-async def load_accounts_by_domain(conn: AsyncConnection,
-                                  domains: list[str]) -> dict[str, AccountRecord]:
-    if not domains:
-        return {}
-    rows = (await conn.execute(text("""
-        SELECT d.domain, a.id, a.name, a.owner_rep_id, a.attributes->>'country' AS country
-        FROM enrich.account_domains d JOIN enrich.accounts a ON a.id = d.account_id
-        WHERE d.domain = ANY(CAST(:domains AS text[]))"""), {"domains": domains})).all()
-    return {r.domain: AccountRecord(r.id, r.name, r.owner_rep_id, r.country) for r in rows}
-
-
 _LOAD_BATCH = text("""
 WITH p AS (
     SELECT p.person_key, p.first_lead_id, p.first_seen_at, p.last_lead_id, p.last_seen_at,

@@ -67,17 +67,6 @@ async def load_availability(conn: AsyncConnection, *, counts_needed: bool = True
     return Availability(frozenset(off), {r.rep_id: int(r.n) for r in counts})
 
 
-async def load_assignment_events(conn: AsyncConnection, lead_ids: list[str],
-                                 attempt: int = 1) -> dict[str, dict[str, Any]]:
-    if not lead_ids:
-        return {}
-    rows = (await conn.execute(text(
-        "SELECT lead_id, event FROM route.assignments "
-        "WHERE lead_id = ANY(CAST(:i AS uuid[])) AND attempt = :a"),
-        {"i": lead_ids, "a": attempt})).all()
-    return {str(r.lead_id): r.event for r in rows}
-
-
 async def load_latest_assignment_events(conn: AsyncConnection, lead_ids: list[str]
                                         ) -> dict[str, dict[str, Any]]:
     """Each lead's latest assignment event (the highest attempt)."""
