@@ -55,9 +55,8 @@ class Reply:
         return JSONResponse(self.body, status_code=self.status, headers=self.headers)
 
 
-def _unavailable(provider: str, why: str, count: bool = True) -> Reply:
-    if count:
-        metrics.LEADS_RECEIVED.labels(provider, "unavailable").inc()
+def _unavailable(provider: str, why: str) -> Reply:
+    metrics.LEADS_RECEIVED.labels(provider, "unavailable").inc()
     return Reply(503, {"error": "unavailable", "reason": why}, {"Retry-After": RETRY_AFTER_S})
 
 
@@ -181,8 +180,7 @@ class Capture:
                            payloads: list[bytes] | None = None,
                            sender_ids: list[str | None] | None = None,
                            delivery: Delivery | None = None,
-                           delivery_id: str | None = None,
-                           count: bool = True) -> list[Reply]:
+                           delivery_id: str | None = None) -> list[Reply]:
         """Receipts (with each lead's payload and the delivery's raw body), publish, mark
         published; one reply per lead: 202 accepted, 200 duplicate or 503.
 
@@ -208,25 +206,23 @@ class Capture:
                 [leads[i] for i in mine], provider,
                 payloads=[payloads[i] for i in mine] if payloads else None,
                 sender_ids=[sender_ids[i] for i in mine] if sender_ids else None,
-                delivery=delivery, delivery_id=delivery_id, count=count), strict=True))
+                delivery=delivery, delivery_id=delivery_id), strict=True))
         finally:
             self._in_flight.difference_update(ids)
         for i in busy:
             replies[i] = _unavailable(provider, "this lead is being accepted by another "
-                                      "delivery; retry later", count)
+                                      "delivery; retry later")
         for i, j in repeats.items():
             if replies[j].status == 503:
                 replies[i] = replies[j]
                 continue
-            if count:
-                metrics.LEADS_RECEIVED.labels(provider, "duplicate").inc()
+            metrics.LEADS_RECEIVED.labels(provider, "duplicate").inc()
             replies[i] = Reply(200, {"lead_id": leads[i].lead_id, "status": "duplicate"})
         return [replies[i] for i in range(len(leads))]
 
     async def _accept_unique(self, leads: list[Lead], provider: str, *,
                              payloads: list[bytes] | None, sender_ids: list[str | None] | None,
-                             delivery: Delivery | None, delivery_id: str | None,
-                             count: bool) -> list[Reply]:
+                             delivery: Delivery | None, delivery_id: str | None) -> list[Reply]:
         if not leads:
             return []
         try:
@@ -241,14 +237,13 @@ class Capture:
                       else await self.receipts.record_many(receipts))
         except RetryableError as exc:
             log.warning("receipts not written: %s", exc)
-            return [_unavailable(provider, "database unavailable; retry later", count)
+            return [_unavailable(provider, "database unavailable; retry later")
                     ] * len(leads)
         replies: list[Reply | None] = [None] * len(leads)
         out: list[Outgoing] = []
         for i, (lead, state) in enumerate(zip(leads, states, strict=True)):
             if state.published:
-                if count:
-                    metrics.LEADS_RECEIVED.labels(provider, "duplicate").inc()
+                metrics.LEADS_RECEIVED.labels(provider, "duplicate").inc()
                 replies[i] = Reply(200, {"lead_id": lead.lead_id, "status": "duplicate"})
                 continue
             # A redelivery after a failed publish keeps the first acceptance time.
@@ -261,7 +256,7 @@ class Capture:
                     await self.rt.publisher.publish(out)
             except (TimeoutError, RetryableError) as exc:
                 log.warning("broker did not acknowledge %d lead(s): %r", len(out), exc)
-                return [_unavailable(provider, "broker unavailable; retry later", count)
+                return [_unavailable(provider, "broker unavailable; retry later")
                         ] * len(leads)
             try:
                 if len(out) == 1:
@@ -277,7 +272,7 @@ class Capture:
             if replies[i] is None:
                 accepted += 1
                 replies[i] = Reply(202, {"lead_id": lead.lead_id, "status": "accepted"})
-        if accepted and count:
+        if accepted:
             metrics.LEADS_RECEIVED.labels(provider, "accepted").inc(accepted)
         return [r for r in replies if r is not None]
 

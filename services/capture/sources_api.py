@@ -36,7 +36,7 @@ from services.capture.adapters.leadapis import FetchError, LeadApis
 from services.capture.api import RETRY_AFTER_S, Capture, Reply
 from services.capture.imports import BadFile, RowError, decode_csv, read_rows, row_submission
 from services.capture.intake import InvalidLead, derive_lead_id, lead_from_payload
-from services.capture.mapping import Submission, mappings_for, payload_from_submission
+from services.capture.mapping import Mapping_, Submission, mappings_for, payload_from_submission
 from services.capture.signatures import (
     BadSignature,
     linkedin_challenge_response,
@@ -52,7 +52,7 @@ from shared import metrics
 from shared.auth import bearer_matches
 from shared.errors import RetryableError
 from shared.lead import Lead
-from shared.org import FIELD_TARGETS, ImportSource, OrgFile, Sources
+from shared.org import FIELD_TARGETS, ImportSource, OrgFile
 from shared.settings import Settings
 
 log = logging.getLogger("leadflow.capture.sources")
@@ -152,10 +152,18 @@ class Outcome:
         self.errors.append(error)
         self.results.append({"status": "invalid", **error})
 
-    def unavailable(self, where: str, reason: str) -> None:
-        _count(self.provider, "unavailable")
+    def unavailable(self, where: str, reason: str, *, counted: bool = False) -> None:
+        if not counted:
+            _count(self.provider, "unavailable")
         self.retry.append(f"{where}: {reason}" if where else reason)
         self.results.append({"status": "unavailable", "field": where, "reason": reason})
+
+    def accepted(self, where: str, reply: Reply) -> None:
+        """A lead `Capture.accept_leads` answered (and counted): accepted, duplicate, 503."""
+        if reply.status == 503:
+            self.unavailable(where, str(reply.body.get("reason")), counted=True)
+        else:
+            self.results.append({**({"field": where} if where else {}), **reply.body})
 
     def counts(self) -> dict[str, int]:
         return {s: sum(1 for r in self.results if r["status"] == s)
@@ -193,29 +201,27 @@ class SourcesApi:
                 return None
             raise unavailable(provider, "database unavailable; retry later") from None
 
-    async def accept(self, outcome: Outcome, subs: list[Submission], sources: Sources | None,
+    async def accept(self, outcome: Outcome, subs: list[Submission],
+                     mappings: Callable[[Submission], list[Mapping_]],
                      delivery: Delivery | None, *, delivery_id: str | None = None,
-                     columns: bool = False, now: datetime | None = None) -> None:
-        """Map, validate and accept submissions, adding each one's result to `outcome`."""
+                     columns: bool = False, lenient: bool = True,
+                     now: datetime | None = None) -> None:
+        """Map (the org file's `mappings` for each submission), validate and accept
+        submissions, adding each one's result to `outcome`. Webhooks and imports are
+        `lenient`: their senders cannot correct a lead, so an unparseable phone beside a
+        good email is kept, not fatal; a person at a form can, and is told."""
         now = now or self.rt.now()
         leads: list[Lead] = []
         payloads: list[bytes] = []
         ids: list[str | None] = []
         wheres: list[str] = []
         for sub in subs:
-            mappings = mappings_for(sources, sub) if sources is not None else []
-            if columns and sources is not None and sub.form_key:
-                layout = sources.import_(sub.form_key)
-                if layout is not None:
-                    mappings = [layout]
-            payload, origin = payload_from_submission(sub, mappings, columns=columns)
+            payload, origin = payload_from_submission(sub, mappings(sub), columns=columns)
             payload["source"].setdefault("provider", sub.provider)
             payload["source"].setdefault("channel", sub.channel)
             try:
-                # Webhooks and imports cannot be corrected by the person who typed the lead:
-                # an unparseable phone beside a good email is kept, not fatal.
                 lead = lead_from_payload(payload, provider=sub.provider, channel=sub.channel,
-                                         now=now, sender_id=sub.sender_id, lenient=True)
+                                         now=now, sender_id=sub.sender_id, lenient=lenient)
             except InvalidLead as bad:
                 name = origin.get(bad.field) or origin.get(
                     bad.field.removeprefix("contact."))
@@ -230,13 +236,9 @@ class SourcesApi:
             return
         replies = await self.capture.accept_leads(
             leads, outcome.provider, payloads=payloads, sender_ids=ids, delivery=delivery,
-            delivery_id=delivery_id, count=False)
+            delivery_id=delivery_id)
         for where, reply in zip(wheres, replies, strict=True):
-            if reply.status == 503:
-                outcome.unavailable(where, str(reply.body.get("reason")))
-            else:
-                _count(outcome.provider, reply.body["status"])
-                outcome.results.append({**({"field": where} if where else {}), **reply.body})
+            outcome.accepted(where, reply)
 
     # -- webhooks ---------------------------------------------------------------------
 
@@ -322,7 +324,9 @@ class SourcesApi:
         org = await self.org(provider)
         delivery = Delivery(str(uuid.uuid4()), provider, now, ctype or None, body)
         subs = await self._resolve(outcome, parsed.items, delivery)
-        await self.accept(outcome, subs, org.sources if org else None, delivery, now=now)
+        await self.accept(outcome, subs,
+                          lambda sub: mappings_for(org.sources, sub) if org else [],
+                          delivery, now=now)
         if provider == "google_ads":
             # Google's documented success: 200 with an empty JSON object.
             return outcome.reply(lambda _: Reply(200, {}))
@@ -481,33 +485,12 @@ class SourcesApi:
                              f"{form_id}:{hashlib.sha256(digest).hexdigest()}",
                              answers=fields, source=source, form_key=form_id)
             delivery = Delivery(str(uuid.uuid4()), provider, now, ctype, body)
-            await self._accept_form(outcome, sub, form, delivery, now)
+            await self.accept(outcome, [sub], lambda _: [form], delivery, lenient=False,
+                              now=now)
             return self._form_reply(outcome.reply(lambda b: Reply(
                 202 if b["accepted"] else 200, _single(b))), form, browser, cors, headers)
         except Refused as refused:  # allowed pages can read why (CORS), but not redirected
             return self._form_reply(refused.reply, None, browser, cors, headers)
-
-    async def _accept_form(self, outcome: Outcome, sub: Submission, form: Any,
-                           delivery: Delivery, now: datetime) -> None:
-        payload, origin = payload_from_submission(sub, [form])
-        payload["source"].setdefault("provider", "form")
-        payload["source"].setdefault("channel", "web_form")
-        try:
-            lead = lead_from_payload(payload, provider="form", channel="web_form", now=now,
-                                     sender_id=sub.sender_id)
-        except InvalidLead as bad:
-            name = origin.get(bad.field) or origin.get(bad.field.removeprefix("contact."))
-            outcome.invalid("", name or bad.field, bad.reason)
-            return
-        replies = await self.capture.accept_leads(
-            [lead], "form", payloads=[orjson.dumps(payload)], sender_ids=[sub.sender_id],
-            delivery=delivery, count=False)
-        reply = replies[0]
-        if reply.status == 503:
-            outcome.unavailable("", str(reply.body.get("reason")))
-        else:
-            _count("form", reply.body["status"])
-            outcome.results.append(reply.body)
 
     def _form_reply(self, reply: Reply, form: Any, browser: bool, cors: str | None,
                     headers: Mapping[str, str]) -> Response:
@@ -583,7 +566,6 @@ class SourcesApi:
         now = self.rt.now()
         delivery = Delivery(str(uuid.uuid4()), provider, now, ctype, body)
         outcome = Outcome(provider)
-        sources = Sources(imports=[layout])
         # A column named in the request must exist; the org file's layout may list
         # columns some exports leave out.
         unknown = [k[7:] for k in params if k.startswith("column.") and k[7:] not in header]
@@ -612,7 +594,8 @@ class SourcesApi:
                     chunk.append(row_submission(row, source_id=layout.id,
                                                 channel=layout.channel))
             if chunk and (row is None or len(chunk) >= IMPORT_CHUNK):
-                await self.accept(outcome, chunk, sources, None, delivery_id=delivery.id,
+                await self.accept(outcome, chunk, lambda _: [layout], None,
+                                  delivery_id=delivery.id,
                                   columns=True, now=now)
                 chunk = []
             if row is None:
