@@ -11,7 +11,8 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,7 +106,9 @@ def cold_lead(i: int) -> dict[str, object]:
     return {"email": f"reader{i}@gmail.com", "full_name": f"Sam Reader{i}"}
 
 
-async def routed_events(bootstrap: str, want: set[str], timeout: float) -> list[dict]:
+@asynccontextmanager
+async def routed_from_start(bootstrap: str) -> AsyncIterator[AIOKafkaConsumer]:
+    """A plain consumer of `leads.routed`, every partition, from the beginning."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                                 fetch_max_wait_ms=50)
     await consumer.start()
@@ -115,6 +118,13 @@ async def routed_events(bootstrap: str, want: set[str], timeout: float) -> list[
                for p in sorted(consumer.partitions_for_topic("leads.routed") or [])]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
+        yield consumer
+    finally:
+        await consumer.stop()
+
+
+async def routed_events(bootstrap: str, want: set[str], timeout: float) -> list[dict]:
+    async with routed_from_start(bootstrap) as consumer:
         out: list[dict] = []
         deadline = time.monotonic() + timeout
         settle_until = None
@@ -126,8 +136,6 @@ async def routed_events(bootstrap: str, want: set[str], timeout: float) -> list[
             if settle_until and time.monotonic() > settle_until:
                 break
         return out
-    finally:
-        await consumer.stop()
 
 
 async def post_leads(port: int, leads: list[dict[str, object]]) -> list[str]:
@@ -163,15 +171,7 @@ def test_fifty_leads_are_routed_each_exactly_once_hot_to_reps_cold_to_nurture(up
 
 async def wait_for_event(bootstrap: str, lead_id: str, kind: str, timeout: float
                          ) -> dict | None:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                fetch_max_wait_ms=50)
-    await consumer.start()
-    try:
-        await consumer._client.force_metadata_update()
-        tps = [TopicPartition("leads.routed", p)
-               for p in sorted(consumer.partitions_for_topic("leads.routed") or [])]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
+    async with routed_from_start(bootstrap) as consumer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=200)
@@ -179,8 +179,6 @@ async def wait_for_event(bootstrap: str, lead_id: str, kind: str, timeout: float
                 if event["data"]["lead_id"] == lead_id and event["type"] == kind:
                     return event
         return None
-    finally:
-        await consumer.stop()
 
 
 def test_a_nurtured_lead_that_asks_for_a_demo_goes_to_a_rep(up: Up) -> None:
