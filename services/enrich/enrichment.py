@@ -583,7 +583,9 @@ def looks_like_test(email: str | None, first: str | None, last: str | None) -> b
 _ASSISTANT_TO = re.compile(
     r" (assistant|assistent|assistentin|assistante|assistente|secretary|ea) (to|of|der|de|du) "
     r"| executive assistant | personal assistant | assistant de direction "
-    r"| assistante de direction | asistente de direccion | assistente di direzione ")
+    r"| assistante de direction | asistente de direccion | assistente di direzione "
+    r"| assistenz (der|des) | asystent(ka)? (zarzadu|prezesa|dyrektora) "
+    r"|vorstandsassist|geschaftsfuhrungsassist|direktionsassist")
 # Phrases that contain a seniority word without meaning it, or spell one another way.
 _NOT_SENIORITY = {
     " product owner ": " productowner ",
@@ -600,6 +602,15 @@ _NOT_SENIORITY = {
     " vizeprasident ": " vp ",
     " vizeprasidentin ": " vp ",
     " vizepraesident ": " vp ",
+    " vice prezes ": " vp ",
+    " wiceprezes ": " vp ",
+    " vicedirektor ": " vp ",
+    " people partner ": " peoplepartner ",
+    " hr partner ": " hrpartner ",
+    " talent partner ": " talentpartner ",
+    " finance partner ": " financepartner ",
+    " sales partner ": " salespartner ",
+    " hd of ": " head of ",
     " business partner ": " businesspartner ",
     " channel partner ": " channelpartner ",
     " partner manager ": " partnermanager ",
@@ -620,8 +631,15 @@ _NO_TITLE = frozenset({
     "gepensioneerd", "aposentado", "aposentada", "keine angabe", "sans emploi",
     "looking for new opportunities", "open to work", "seeking opportunities",
     "seeking new opportunities", "between jobs", "not applicable", "no title", "nothing",
-    "private", "privat", "particulier", "particular", "homemaker", "housewife",
+    "private", "privat", "particulier", "particular", "homemaker", "housewife", "tbd",
+    "tba", "career break", "arbeitssuchend", "arbeitsuchend", "arbeitslos",
+    "privatperson", "desempleado", "desempleada", "desempregado", "desempregada",
+    "sin cargo", "sem cargo", "sin empleo", "disoccupato", "disoccupata", "werkloos",
+    "werkzoekend", "bezrobotny", "bezrobotna", "arbetslos", "arbejdslos",
+    "arbeidsledig", "tyoton", "sabbatical", "parental leave", "elternzeit",
 })
+# One word of letters and digits run together (`abc123`, `x1`) is not a title.
+_CODE_LIKE = re.compile(r"^ (?=\S*\d)(?=\S*[a-z])[a-z0-9]+ $")
 _EMAIL_LIKE = re.compile(r"\S@\S+\.\S")
 _FORMER = re.compile(r"^ (former|ex|previously|past|retired|ehemalig|ehemaliger|ehemalige|"
                      r"ancien|ancienne|antiguo|antigua|ex) ")
@@ -641,7 +659,11 @@ _SENIORITY_RULES: tuple[tuple[Seniority, frozenset[str], tuple[str, ...]], ...] 
             "mba candidate", "mba student", "estudiante", "estudante", "doctorant",
             "doctorante", "doctorando", "doctoranda", "duales studium", "dual student",
             "graduate student", "studente", "studentessa", "student", "students",
-            "studentin",
+            "studentin", "doctoral candidate", "doctoral student", "doctoral researcher",
+            "masterand", "masterandin", "bachelorand", "bachelorandin", "practicas",
+            "en practicas", "estagio", "studerande", "harjoittelija", "opiskelija",
+            "laerling", "larling", "afstudeerder", "stazysta", "stazystka",
+            "praktykant", "praktykantka", "studentka", "apprentie", "graduate trainee",
         }),
         ("werkstudent", "studentisch", "praktikant", "praktikum", "auszubildend",
          "doktorand"),
@@ -665,7 +687,14 @@ _SENIORITY_RULES: tuple[tuple[Seniority, frozenset[str], tuple[str, ...]], ...] 
             "proprietaria", "amministratore delegato", "amministratrice delegata",
             "amministratore unico", "titolare", "algemeen directeur", "eigenaar",
             "oprichter", "medeoprichter", "zaakvoerder", "dono", "dona", "socio gerente",
-            "verwaltungsratsprasident", "vd", "grundare",
+            "verwaltungsratsprasident", "vd", "grundare", "cogerant", "cogerante",
+            "co gerant", "co gerante", "associe", "associee", "dueno", "duena",
+            "director ejecutivo", "directora ejecutiva", "socia", "socia directora",
+            "socio director", "direttore generale", "direttrice generale", "prezes",
+            "wlasciciel", "wlascicielka", "wspolwlasciciel", "zalozyciel",
+            "wspolzalozyciel", "verkstallande direktor", "administrerende direktor",
+            "adm dir", "toimitusjohtaja", "agare", "ejer", "eier", "medgrundare",
+            "diretor executivo", "diretora executiva", "socio diretor", "socia diretora",
         }),
         ("geschaftsfuhr", "geschaeftsfuehr", "grunder", "gruender", "inhaber", "vorstand"),
     ),
@@ -676,7 +705,8 @@ _SENIORITY_RULES: tuple[tuple[Seniority, frozenset[str], tuple[str, ...]], ...] 
         "manager",
         frozenset({"teamleitung"}),
         ("teamleit", "projektleit", "gruppenleit", "schichtleit", "projectleid",
-         "teamleid", "ploegleid"),
+         "teamleid", "ploegleid", "projektledar", "projektleder", "teamleder", "teamledar",
+         "gruppledar", "gruppeleder", "tiiminvetaja"),
     ),
     (
         "director",
@@ -686,17 +716,20 @@ _SENIORITY_RULES: tuple[tuple[Seniority, frozenset[str], tuple[str, ...]], ...] 
             "country manager", "hoofd", "directie", "chef de departement",
             "chef de division",
         }),
-        ("direktor", "leitung", "leiter", "afdelingshoofd"),
+        # Nordic heads of a function: `Försäljningschef`, `Salgssjef`, `Myyntijohtaja`.
+        ("direktor", "leitung", "leiter", "afdelingshoofd", "sjef", "johtaja", "ningschef",
+         "onschef", "omichef", "alchef", "saljchef", "nadschef", "kopschef", "salgschef",
+         "ikchef", "ingchef", "gschef", "delningschef", "delingsleder", "delningsledar"),
     ),
     (
         "manager",
         frozenset({
             "mgr", "lead", "leader", "teamlead", "teamleader", "supervisor", "gerente",
             "responsable", "responsabile", "chef", "jefe", "jefa", "encargado", "encargada",
-            "coordinator", "coordinatrice", "coordinador", "coordinadora", "coordinatore",
-            "kierownik", "chefe", "foreman", "forewoman",
+            "kierownik", "kierowniczka", "chefe", "foreman", "forewoman", "leder",
+            "esimies",
         }),
-        ("manager", "leider"),
+        ("manager", "leider", "ledare", "paallikko"),
     ),
 )
 
@@ -713,8 +746,13 @@ _DEPARTMENT_RULES: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = (
             "agente di commercio", "addetto alle vendite", "desarrollo de negocio",
             "desarrollo de negocios", "inside sales", "field sales", "pre sales",
             "presales", "account director", "kam", "chargee d affaires",
+            "account management", "account exec", "renewals", "renewal", "upsell",
+            "vendedor", "vendedora", "vendeur", "vendeuse", "venditore", "venditrice",
+            "grands comptes", "grand compte", "handlowiec", "salg", "myynti",
+            "salespartner", "comerciales", "verkoper", "verkoopster", "business dev",
         }),
-        ("vertrieb", "verkauf", "verkoop", "aussendienst", "innendienst vertrieb"),
+        ("vertrieb", "verkauf", "verkoop", "aussendienst", "innendienst vertrieb",
+         "salj", "sprzeda", "salgs", "affarsutveckl", "forsaljn", "myynti"),
     ),
     (
         "marketing",
@@ -724,8 +762,11 @@ _DEPARTMENT_RULES: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = (
             "communication", "comms", "comunicacion", "comunicazione", "comunicacao",
             "pr", "public relations", "social media", "events", "event", "creative",
             "copywriter", "campaign", "campaigns", "partnermarketing", "mercadotecnia",
+            "community", "press", "presse", "prensa", "stampa", "evenementiel",
+            "redes sociales", "social media", "influencer", "webinar", "webinars",
         }),
-        ("marketing", "kommunikation", "communicatie"),
+        ("marketing", "kommunikation", "communicatie", "marknad", "markeds",
+         "markkinoin"),
     ),
     (
         "hr",
@@ -736,10 +777,15 @@ _DEPARTMENT_RULES: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = (
             "personale", "recrutement", "recrutamento", "reclutador", "reclutadora",
             "selezione del personale", "learning and development", "l and d",
             "businesspartner", "personeelszaken", "hrm", "charge de recrutement",
-            "chargee de recrutement", "talent acquisition",
+            "chargee de recrutement", "talent acquisition", "total rewards", "rewards",
+            "benefits", "compensation", "nominas", "nomina", "seleccion", "personas",
+            "peoplepartner", "hrpartner", "talentpartner", "kadry", "kadr",
+            "henkilosto", "workforce", "onboarding",
         }),
         ("personalabteil", "personalleit", "personalref", "personalentw", "personalwesen",
-         "personalsachb", "lohnbuchhalt", "lohnabrechn", "personeel"),
+         "personalsachb", "lohnbuchhalt", "lohnabrechn", "personeel", "recruit",
+         "rekrut", "personalman", "personalchef", "personalavd", "personaladmin",
+         "personalsach"),
     ),
     (
         "finance",
@@ -753,10 +799,15 @@ _DEPARTMENT_RULES: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = (
             "contabilidad", "contabilista", "contabilita", "controle de gestion",
             "controleur de gestion", "controleuse de gestion", "daf",
             "administratif et financier", "amministrativo", "amministrazione", "tesorero",
-            "tesorera", "cao", "fiscal", "fiscalista",
+            "tesorera", "cao", "fiscal", "fiscalista", "credit", "billing", "invoicing",
+            "collections", "finances", "financien", "financiele", "financial planning",
+            "contador", "contadora", "amministrativa", "payable", "receivable",
+            "financepartner", "regnskab", "regnskap", "investor relations",
         }),
         ("finanz", "buchhalt", "controller", "steuerberat", "rechnungswesen", "boekhoud",
-         "comptab"),
+         "comptab", "wirtschaftspruf", "ksiegow", "steuerfach", "steuerabt",
+         "finansow", "redovisning", "ekonom",
+         "contabil", "kirjanpit", "bilanz"),
     ),
     (
         "legal",
@@ -765,9 +816,13 @@ _DEPARTMENT_RULES: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = (
             "privacy", "dpo", "solicitor", "clo", "recht", "data protection", "contract",
             "contracts", "avocat", "avocate", "abogado", "abogada", "avvocato", "avvocata",
             "advogado", "advogada", "juridica", "juridico", "juridisch", "asesoria juridica",
-            "legale", "notaire", "notary", "jurista", "juriste", "advocaat",
+            "legale", "notaire", "notary", "jurista", "juriste", "advocaat", "law",
+            "conformite", "cumplimiento", "conformidade", "conformita", "derecho",
+            "diritto", "direito", "droit", "juridische", "juridiques", "regulatory",
+            "adwokat", "radca prawny", "prawnik", "prawniczka",
         }),
-        ("jurist", "rechtsanw", "rechtsabt", "justiziar", "datenschutz"),
+        ("jurist", "rechtsanw", "rechtsabt", "justiziar", "datenschutz", "anwalt",
+         "arbeitsrecht", "vertragsrecht", "prawn", "juridik"),
     ),
     (
         "it",
@@ -779,9 +834,12 @@ _DEPARTMENT_RULES: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = (
             "sistemi", "sistemista", "systemes d information", "administrateur systemes",
             "administrateur systeme", "administrador de sistemas", "database administrator",
             "dba", "suporte", "soporte", "cybersecurity", "information security",
-            "informatiesystemen",
+            "informatiesystemen", "dsi", "soc", "penetration", "pentest", "pentester",
+            "desktop support", "it support", "end user", "informacion", "redes", "reseaux",
+            "reseau", "sieci", "cyber", "infosec", "noc",
         }),
-        ("informatik", "systemadmin", "systeembeheer", "netzwerk"),
+        ("informatik", "systemadmin", "systeembeheer", "netzwerk", "informationstech",
+         "informatyk", "tietohallin"),
     ),
     (
         "engineering",
@@ -792,10 +850,14 @@ _DEPARTMENT_RULES: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = (
             "ingeniero", "ingeniera", "ingenieria", "ingegnere", "ingegneria",
             "ingenierie", "frontend", "backend", "fullstack", "full stack", "designer",
             "design", "ux", "ui", "disenador", "disenadora", "technique", "cpo",
-            "machine learning", "ml", "ai",
+            "machine learning", "ml", "ai", "dev", "devs", "programador", "programadora",
+            "technik", "produkt", "producto", "prodotto", "produit", "produto", "tecnico",
+            "ufficio tecnico", "web", "webmaster", "firmware", "hardware", "embedded",
         }),
         ("engineer", "ingenieur", "entwickl", "desarroll", "desenvolv", "developp",
-         "ontwikkel", "technisch", "forschung", "produkt"),
+         "ontwikkel", "technisch", "forschung", "produktman", "produktent", "produktown",
+         "produktdesign", "produktverant", "programist", "sviluppat",
+         "engenheir", "utveckl", "kehittaj", "ohjelmoi"),
     ),
     (
         "operations",
@@ -809,10 +871,15 @@ _DEPARTMENT_RULES: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = (
             "compradora", "acquisti", "inkoper", "project", "projects", "proyecto",
             "proyectos", "projet", "projetos", "progetto", "maintenance", "operaciones",
             "operacoes", "operazioni", "logistique", "logistica", "logistiek", "shift",
-            "pmo", "quality", "manufacturing", "plant",
+            "pmo", "quality", "manufacturing", "plant", "fleet", "program", "programme",
+            "dispatcher", "dispatch", "disponent", "disponentin", "assembler",
+            "magasinier", "magasiniere", "operario", "operaria", "almacen", "teleoperador",
+            "teleoperadora", "transport", "transportation", "inventory", "distribution",
+            "sourcing", "fulfillment", "fulfilment",
         }),
         ("logistik", "einkauf", "inkoop", "kundenservice", "klantenservice", "projekt",
-         "lager", "produktion", "schicht", "fertigung"),
+         "lager", "produktion", "schicht", "fertigung", "werksleit", "approvision",
+         "inkop", "zakup", "zaopatrz", "hankinta"),
     ),
     (
         "executive",
@@ -830,9 +897,18 @@ _DEPARTMENT_RULES: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = (
             "proprietario", "proprietaria", "amministratore delegato",
             "amministratore unico", "titolare", "algemeen directeur", "eigenaar",
             "oprichter", "executive assistant", "assistant de direction",
-            "assistante de direction", "socio", "zaakvoerder", "vd",
+            "assistante de direction", "socio", "zaakvoerder", "vd", "medeoprichter",
+            "cogerant", "cogerante", "co gerant", "co gerante", "associe", "associee",
+            "dueno", "duena", "director ejecutivo", "directora ejecutiva", "socia",
+            "socio director", "direttore generale", "direttrice generale", "prezes",
+            "wlasciciel", "wlascicielka", "wspolwlasciciel", "zalozyciel",
+            "wspolzalozyciel", "verkstallande direktor", "administrerende direktor",
+            "toimitusjohtaja", "agare", "ejer", "eier", "zarzad", "zarzadu",
+            "asistente de direccion", "assistente di direzione", "diretor executivo",
+            "diretora executiva", "socio diretor", "socia diretora",
         }),
-        ("geschaftsfuhr", "geschaeftsfuehr", "inhaber", "vorstand", "grunder", "gruender"),
+        ("geschaftsfuhr", "geschaeftsfuehr", "inhaber", "vorstand", "grunder", "gruender",
+         "geschaftsleit", "direktionsassist"),
     ),
 )
 # fmt: on
@@ -847,7 +923,9 @@ def classify_title(raw: str | None) -> tuple[Seniority, str | None]:
     department. Departments are tried in a fixed order (sales, marketing, hr, finance,
     legal, it, engineering, operations, executive) so `Sales Engineer` is sales and `IT
     Operations` is it; a title naming none is `other`. Case, accents and punctuation do
-    not matter; English, German, French and Spanish words are known.
+    not matter; English, German, French, Spanish, Italian, Portuguese, Dutch, Polish and
+    the Nordic languages' common words are known. Coordinators are individual
+    contributors; a one-word code (`abc123`) is no title.
     """
     text = _title_text(raw)
     if not text.strip():
@@ -858,7 +936,8 @@ def classify_title(raw: str | None) -> tuple[Seniority, str | None]:
 
 
 def _seniority(text: str) -> Seniority:
-    if text.strip() in _NO_TITLE or _FORMER.match(text) or not re.search(r"[a-z]{2}", text):
+    if (text.strip() in _NO_TITLE or _FORMER.match(text) or _CODE_LIKE.match(text)
+            or not re.search(r"[a-z]{2}", text)):
         return "unknown"
     if _ASSISTANT_TO.search(text):
         return "individual"
@@ -884,12 +963,17 @@ def _title_text(raw: str | None) -> str:
     `Sr. VP, Sales & Marketing` → ` sr vp sales and marketing `."""
     if not isinstance(raw, str):
         return " "
-    text = _strip_accents(raw).casefold().replace("ß", "ss").replace("&", " and ")
+    text = _strip_accents(raw).casefold().translate(_UNDECOMPOSED).replace("&", " and ")
     text = text.replace(".", "")  # v.p. → vp, sr. → sr
     text = " " + " ".join(re.sub(r"[\W_]+", " ", text).split()) + " "
     for phrase, replacement in _NOT_SENIORITY.items():
         text = text.replace(phrase, replacement)
     return text
+
+
+# Letters NFKD does not split into a base letter and an accent.
+_UNDECOMPOSED = str.maketrans({"ß": "ss", "ł": "l", "ø": "o", "æ": "ae", "œ": "oe",
+                               "đ": "d", "ð": "d", "þ": "th", "ı": "i"})
 
 
 def _strip_accents(text: str) -> str:
