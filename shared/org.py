@@ -185,6 +185,9 @@ class Team(_Model):
     timezone: str = "UTC"
     hours: dict[str, str] | None = None  # None: always open
     holidays: str | None = None  # US, GB, DE-BY: see shared.calendar
+    # queue: reps are not eligible while the team is closed (hours, holidays), so leads go
+    # to the fallback queue; assign: hours only drive business-clock SLAs.
+    outside_hours: Literal["queue", "assign"] = "queue"
     reps: list[Rep]
     fallback_queue: str | None = None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -133,3 +134,17 @@ def make_org(base: str | dict[str, Any] | None = None, /, **sections: Any) -> Or
                     "routing": DEFAULT_ROUTING, "sla": DEFAULT_SLA}
     document = {**document, **copy.deepcopy(sections)}
     return load_org(yaml.safe_dump(document, sort_keys=False), "test-org.yaml")
+
+
+DEMO_ORG = Path(__file__).resolve().parents[1] / "deploy" / "demo" / "org.yaml"
+
+
+def demo_org_open_all_hours(directory: Path) -> Path:
+    """The demo org file with every team set to `outside_hours: assign`: the same rules,
+    hours and SLA clocks, but reps stay eligible when their team is closed."""
+    document = yaml.safe_load(DEMO_ORG.read_text(encoding="utf-8"))
+    for team in document["teams"]:
+        team["outside_hours"] = "assign"
+    path = directory / "org-open-all-hours.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return path

@@ -1,5 +1,6 @@
 """Session fixtures: the real broker (Tansu) and real PostgreSQL, started once through the
-same code `leadflow up` uses, with the demo org file applied."""
+same code `leadflow up` uses, with the demo org file applied (its teams taking leads
+outside their hours too, so tests do not depend on the time of day they run at)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,7 @@ from pathlib import Path
 import pytest
 
 from shared.settings import Settings
-
-ROOT = Path(__file__).resolve().parents[1]
-DEMO_ORG = ROOT / "deploy" / "demo" / "org.yaml"
+from tests.builders import demo_org_open_all_hours
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +38,7 @@ def base_settings(stack_dir: Path) -> Iterator[Settings]:
             data_dir=stack_dir, api_key="test-api-key", admin_key="test-admin-key",
             fetch_max_wait_ms=20, poll_timeout_ms=100, max_attempts=2,
         )
-        asyncio.run(_apply(settings, DEMO_ORG))
+        asyncio.run(_apply(settings, demo_org_open_all_hours(stack_dir)))
         yield settings
     finally:
         broker.stop()

@@ -7,10 +7,9 @@ Precedence, in this order:
    lead whose account has an owner who is a known, available rep goes to that owner.
    Leads bound for nurture or a queue stay there: an owner gets no SLA clock for a
    newsletter sign-up.
-3. A team destination picks a rep by the team's strategy among eligible reps (known to
-   the org file, not marked unavailable, not on dated leave (leave dates are days in the
-   rep's team time zone), below capacity, not already
-   tried for this lead). No eligible rep: the team's fallback queue, reason
+3. A team destination picks a rep by the team's strategy among eligible reps (see
+   `rep_problem`: not already tried for this lead, not out of office, not on dated leave,
+   the team open, below capacity). No eligible rep: the team's fallback queue, reason
    `no_eligible_rep`; never an unavailable rep.
 
 Strategies, with state kept by the caller (PostgreSQL, under a lock):
@@ -93,16 +92,20 @@ def first_matching_rule(lead: dict[str, Any], org: OrgFile) -> tuple[Any, list[d
 
 
 def rep_problem(
-    rep: Rep, avail: Availability, now: datetime, exclude: frozenset[str], timezone: str = "UTC",
+    rep: Rep, team: Team, avail: Availability, now: datetime, exclude: frozenset[str],
 ) -> str | None:
-    """Why a rep cannot take a lead now, or None when eligible. Leave dates are days of
-    the rep's team calendar, so `now` is read in the team's `timezone`."""
+    """Why a rep cannot take a lead now, or None when eligible: the one place availability
+    is decided. In order: already had this lead, out of office (`PATCH /v1/reps`), on
+    dated leave (days of the team's calendar), the team closed (its hours and public
+    holidays, unless the team takes leads `outside_hours: assign`), at capacity."""
     if rep.id in exclude:
         return "already_tried"
     if rep.id in avail.unavailable:
         return "out_of_office"
-    if rep.on_leave(now.astimezone(ZoneInfo(timezone)).date()):
+    if rep.on_leave(now.astimezone(ZoneInfo(team.timezone)).date()):
         return "on_leave"
+    if team.outside_hours == "queue" and not team.calendar.is_open(now):
+        return "off_hours"
     if rep.capacity is not None and avail.open_counts.get(rep.id, 0) >= rep.capacity:
         return "at_capacity"
     return None
@@ -133,7 +136,7 @@ def choose_rep(
     candidates = []
     eligible: list[Rep] = []
     for rep in order:
-        problem = rep_problem(rep, avail, now, exclude, team.timezone)
+        problem = rep_problem(rep, team, avail, now, exclude)
         candidates.append({"rep_id": rep.id, "passed_over": problem})
         if problem is None:
             eligible.append(rep)
@@ -200,7 +203,7 @@ def decide_route(
         owner = org.rep(owner_id) if owner_id else None
         owner_team = org.team_of(owner_id) if owner_id else None
         if owner is not None and owner_team is not None:
-            problem = rep_problem(owner, avail, now, exclude, owner_team.timezone)
+            problem = rep_problem(owner, owner_team, avail, now, exclude)
             trace.append({"rule": "account_owner_first", "matched": problem is None,
                           "rep_id": owner.id, "passed_over": problem})
             if problem is None:
@@ -213,7 +216,7 @@ def decide_route(
         rep = org.rep(dest.target)
         team = org.team_of(dest.target)
         assert rep is not None and team is not None  # validated by the org file
-        problem = rep_problem(rep, avail, now, exclude, team.timezone)
+        problem = rep_problem(rep, team, avail, now, exclude)
         candidates = [{"rep_id": rep.id, "passed_over": problem}]
         if problem is None:
             return Decision({**base, "kind": "rep", "rep_id": rep.id, "team_id": team.id,

@@ -22,6 +22,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared.embedded import free_port
+from tests.builders import demo_org_open_all_hours
 from tests.kafka_tools import values
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,6 +69,7 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     env = dict(os.environ)
     env.update({
         "LEADFLOW_DATA_DIR": str(data_dir),
+        "LEADFLOW_ORG_FILE": str(demo_org_open_all_hours(data_dir)),
         "LEADFLOW_BROKER_PORT": str(free_port()),
         "LEADFLOW_API_KEY": "e2e-api-key",
         "LEADFLOW_ADMIN_KEY": "e2e-admin-key",

@@ -7,6 +7,7 @@ import random
 from collections import Counter
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 from typing import Any
 
 import pytest
@@ -283,9 +284,9 @@ def test_rep_problem_names_why_a_rep_cannot_take_a_lead(
     rep_fields: dict[str, Any], avail: Availability, exclude: frozenset[str],
     problem: str | None
 ) -> None:
-    the_rep = rr_team(rep("x", **rep_fields)).reps[0]
 
-    assert rep_problem(the_rep, avail, NOW, exclude) == problem
+    the_team = rr_team(rep("x", **rep_fields))
+    assert rep_problem(the_team.reps[0], the_team, avail, NOW, exclude) == problem
 
 
 @pytest.mark.parametrize(
@@ -727,3 +728,74 @@ def test_weighted_stays_fair_while_reps_go_out_of_office_and_come_back(seed: int
                 assert all(abs(counts[r] - length * w / total) <= 2 for r, w in here.items())
                 if length == total:
                     assert all(abs(counts[r] - w) <= 2 for r, w in here.items())
+
+
+# --- availability: the team's hours and holidays ---------------------------------------
+
+NEW_YORK = {"timezone": "America/New_York", "hours": {"mon-fri": "09:00-18:00"},
+            "holidays": "US"}
+
+
+def ny(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo("America/New_York"))
+
+
+@pytest.mark.parametrize(
+    ("at", "team_fields", "problem"),
+    [
+        pytest.param(ny("2026-11-24T10:00"), {}, None, id="tuesday-morning-open"),
+        pytest.param(ny("2026-11-24T08:59"), {}, "off_hours", id="a-minute-before-opening"),
+        pytest.param(ny("2026-11-24T18:00"), {}, "off_hours", id="closing-time-is-closed"),
+        pytest.param(ny("2026-11-24T17:59"), {}, None, id="a-minute-before-closing"),
+        pytest.param(ny("2026-11-28T11:00"), {}, "off_hours", id="saturday"),
+        pytest.param(ny("2026-11-26T11:00"), {}, "off_hours", id="thanksgiving"),
+        pytest.param(ny("2026-07-03T11:00"), {}, "off_hours",
+                     id="independence-day-observed-on-friday"),
+        pytest.param(ny("2026-03-09T09:30"), {}, None, id="monday-after-dst-starts"),
+        pytest.param(ny("2026-11-02T08:30"), {}, "off_hours", id="monday-after-dst-ends"),
+        pytest.param(ny("2026-11-24T22:00"), {"outside_hours": "assign"}, None,
+                     id="team-that-assigns-outside-hours"),
+        pytest.param(ny("2026-11-24T22:00"), {"hours": None, "holidays": None}, None,
+                     id="team-without-hours-is-always-open"),
+        pytest.param(ny("2026-12-25T12:00"), {"hours": None}, "off_hours",
+                     id="always-open-team-closes-on-its-holidays"),
+    ],
+)
+def test_a_closed_team_has_no_eligible_rep(
+    at: datetime, team_fields: dict[str, Any], problem: str | None
+) -> None:
+    the_team = rr_team("ana", **{**NEW_YORK, **team_fields})
+
+    assert rep_problem(the_team.reps[0], the_team, NOBODY_AWAY, at, frozenset()) == problem
+
+
+def test_leads_arriving_while_the_team_is_closed_go_to_its_fallback_queue_explained() -> None:
+    org = make_org(teams=[team("east", "ana", "ben", fallback_queue="east-after-hours",
+                               **NEW_YORK)],
+                   routing={"rules": [rule("all", {"team": "east"})]})
+    friday_evening = ny("2026-11-27T19:15")
+
+    decision = decide_route(lead(), org, {}, NOBODY_AWAY, friday_evening)
+
+    assert decision.assignment["kind"] == "queue"
+    assert decision.assignment["queue"] == "east-after-hours"
+    assert decision.assignment["reason"] == NO_ELIGIBLE_REP
+    assert [c["passed_over"] for c in decision.candidates] == ["off_hours", "off_hours"]
+    assert decision.rotation is None  # nobody took a turn
+
+    monday = decide_route(lead(), org, {}, NOBODY_AWAY, ny("2026-11-30T09:00"))
+    assert monday.assignment["kind"] == "rep" and monday.assignment["rep_id"] == "ana"
+
+
+def test_an_account_owner_whose_team_is_closed_is_passed_over_for_an_open_team() -> None:
+    org = make_org(
+        teams=[team("east", "ana", **NEW_YORK),
+               team("follow-the-sun", "zoe", "yuki")],
+        routing={"account_owner_first": True, "rules": [rule("all", {"team": "follow-the-sun"})]})
+
+    decision = decide_route(lead(owner="ana"), org, {}, NOBODY_AWAY, ny("2026-11-24T23:00"))
+
+    assert decision.assignment["rep_id"] == "zoe"
+    owner_step = next(t for t in decision.trace if t["rule"] == "account_owner_first")
+    assert owner_step == {"rule": "account_owner_first", "matched": False, "rep_id": "ana",
+                          "passed_over": "off_hours"}
