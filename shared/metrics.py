@@ -64,3 +64,11 @@ ENRICHMENT_LOOKUPS = Counter(
 )
 ENRICHMENT_STATUS = Counter(
     "leadflow_enrichment_total", "Leads enriched, by enrichment status.", ["status"])
+NOTIFICATIONS = Counter(
+    "leadflow_notifications_total",
+    "Team webhook notifications by kind (assigned, warning, breached) and outcome (sent, "
+    "retried, failed).",
+    ["team", "kind", "outcome"],
+)
+SLA_WARNINGS = Counter(
+    "leadflow_sla_warnings_total", "SLA reminders sent (sla.warning).", ["team", "temperature"])

@@ -179,6 +179,39 @@ class Rep(_Model):
         return any(period.from_ <= day <= period.to for period in self.leave)
 
 
+NotifyOn = Literal["assigned", "warning", "breached"]
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+
+
+class Notify(_Model):
+    """A team's outbound webhook (Slack-compatible incoming-webhook JSON). The URL is a
+    secret in most tools, so it may be named by an environment variable instead."""
+
+    webhook_url: str | None = None
+    webhook_url_env: str | None = None
+    on: list[NotifyOn] = Field(default_factory=lambda: ["assigned", "warning", "breached"])
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("webhook_url_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV_NAME.match(value):
+            raise ValueError("must be an environment variable name like LEADFLOW_SLACK_URL")
+        return value
+
+    @model_validator(mode="after")
+    def _one_url(self) -> Notify:
+        if (self.webhook_url is None) == (self.webhook_url_env is None):
+            raise ValueError("give exactly one of webhook_url or webhook_url_env")
+        return self
+
+
 class Team(_Model):
     id: Name
     strategy: Literal["round_robin", "weighted", "least_loaded"] = "round_robin"
@@ -190,6 +223,7 @@ class Team(_Model):
     outside_hours: Literal["queue", "assign"] = "queue"
     reps: list[Rep]
     fallback_queue: str | None = None
+    notify: Notify | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -315,9 +349,27 @@ class RoutingRule(_Conditional):
     to: Destination
 
 
+class Sticky(_Model):
+    """A returning person goes back to the rep who holds them: a rep assignment made within
+    `within` that is still the lead's current one (not breached, escalated or rejected)."""
+
+    within: PositiveDuration = timedelta(days=30)
+
+
 class Routing(_Model):
     account_owner_first: bool = False
+    sticky: Sticky | None = Field(default_factory=Sticky)  # null: no stickiness
+    # Where a lead a rep rejects goes (the reason is recorded): a nurture track or a queue.
+    rejected: Destination = Field(default_factory=lambda: Destination(nurture="sales-rejected"))
     rules: list[RoutingRule]
+
+    @field_validator("rejected")
+    @classmethod
+    def _back_to_marketing(cls, value: Destination) -> Destination:
+        if value.kind not in ("nurture", "queue"):
+            raise ValueError("a rejected lead goes to a nurture track or a queue, "
+                             f"not a {value.kind}")
+        return value
 
     @field_validator("rules")
     @classmethod
@@ -340,14 +392,26 @@ def _check_unique_names(rules: list[RoutingRule] | list[ScoringRule]) -> None:
 class SlaTier(_Model):
     within: PositiveDuration
     clock: Literal["always", "business"] = "always"
-    warn_at: float | None = None  # fraction of `within` after which to warn, e.g. 0.8
+    # Reminders (`sla.warning`) at fractions of `within`: 0.8, or a ladder [0.5, 0.8].
+    warn_at: float | list[float] | None = None
 
     @field_validator("warn_at")
     @classmethod
-    def _fraction(cls, value: float | None) -> float | None:
-        if value is not None and not 0 < value < 1:
-            raise ValueError("must be a fraction of `within` between 0 and 1, like 0.8")
+    def _fraction(cls, value: float | list[float] | None) -> float | list[float] | None:
+        fractions = value if isinstance(value, list) else [] if value is None else [value]
+        for fraction in fractions:
+            if not 0 < fraction < 1:
+                raise ValueError("must be a fraction of `within` between 0 and 1, like 0.8, "
+                                 "or a list of them")
+        if len(set(fractions)) != len(fractions):
+            raise ValueError("the same fraction is listed twice")
         return value
+
+    @property
+    def warn_fractions(self) -> tuple[float, ...]:
+        value = self.warn_at
+        return tuple(sorted(value)) if isinstance(value, list) else (
+            () if value is None else (value,))
 
 
 class Escalate(_Model):

@@ -14,7 +14,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import text
 
 from services.route import store
-from services.route.handlers import Observations, touch_lead
+from services.route.handlers import Observations, accept_lead, reject_lead, touch_lead
 from shared import db
 from shared.auth import bearer_ok, lead_id_param, require_bearer, token_matches
 from shared.service import Runtime
@@ -23,6 +23,17 @@ from shared.service import Runtime
 class Touch(BaseModel):
     rep_id: str | None = Field(None, max_length=200)
     channel: str | None = Field(None, max_length=100, examples=["call", "email"])
+    at: AwareDatetime | None = None
+
+
+class Accept(BaseModel):
+    rep_id: str | None = Field(None, max_length=200)
+    at: AwareDatetime | None = None
+
+
+class Reject(BaseModel):
+    rep_id: str | None = Field(None, max_length=200)
+    reason: str = Field(min_length=1, max_length=500, examples=["not a buyer", "student"])
     at: AwareDatetime | None = None
 
 
@@ -91,6 +102,45 @@ def build_router(rt: Runtime) -> APIRouter:
             await rt.publisher.publish(result.outgoing)
         obs.record()
         return {"lead_id": lead_id, "status": result.status, "at": at.isoformat()}
+
+    @guarded.post("/v1/leads/{lead_id}/accept",
+                  summary="The rep accepts the lead (stops the clock like a touch)")
+    async def post_accept(lead_id: str, body: Accept) -> dict[str, Any]:
+        lead_id = lead_id_param(lead_id)
+        at = body.at or rt.now()
+        obs = Observations()
+        async with db.transaction(rt.engine) as conn:
+            lead = await _lead_or_404(conn, lead_id)
+            result = await accept_lead(conn, lead, body.rep_id, at, obs)
+            await rt.publisher.publish(result.outgoing)
+        obs.record()
+        return {"lead_id": lead_id, "status": "accepted", "sla": result.status,
+                "at": at.isoformat()}
+
+    @guarded.post("/v1/leads/{lead_id}/reject",
+                  summary="The rep rejects the lead: back to nurture with the reason")
+    async def post_reject(lead_id: str, body: Reject) -> dict[str, Any]:
+        lead_id = lead_id_param(lead_id)
+        at = body.at or rt.now()
+        async with db.transaction(rt.engine) as conn:
+            org = await rt.org.current(conn)
+            lead = await _lead_or_404(conn, lead_id)
+            result = await reject_lead(conn, org, lead, body.rep_id, body.reason.strip(), at)
+            if result.status in ("not_with_a_rep", "not_this_rep"):
+                held_by = (result.assignment or {}).get("rep_id")
+                raise HTTPException(409, {
+                    "error": "conflict", "field": "rep_id" if held_by else None,
+                    "reason": (f"the lead is assigned to rep {held_by!r}" if held_by else
+                               "the lead is not with a rep (nothing to reject)")})
+            await rt.publisher.publish(result.outgoing)
+        return {"lead_id": lead_id, "status": result.status, "assignment": result.assignment}
+
+    async def _lead_or_404(conn: Any, lead_id: str) -> dict[str, Any]:
+        lead = await store.load_lead(conn, lead_id)
+        if lead is None:
+            raise HTTPException(404, {"error": "not found",
+                                      "reason": f"route has not seen lead {lead_id}"})
+        return lead
 
     @guarded.get("/v1/reps", summary="Reps, their availability and open assignments")
     async def get_reps() -> list[dict[str, Any]]:

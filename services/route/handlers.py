@@ -7,13 +7,16 @@ assigned gets its stored `lead.routed` event again (same id), never a second dec
 
 from __future__ import annotations
 
+import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from services.route import store
+from services.route.notify import notification
 from services.route.routing import Decision, decide_route
-from services.route.sla import sla_deadline
+from services.route.sla import sla_deadline, warning_times
 from shared import db, metrics, topics
 from shared.errors import RetryableError
 from shared.events import Event, Outgoing, derived_id, event_from_dict, make_event
@@ -22,6 +25,7 @@ from shared.org import OrgFile
 from shared.service import Runtime
 
 SERVICE = "route"
+log = logging.getLogger("leadflow.route")
 
 
 @dataclass
@@ -59,10 +63,13 @@ def with_sla(assignment: dict[str, Any], lead: dict[str, Any], org: OrgFile,
     if tier is None or team is None:
         return None
     due = sla_deadline(now, tier.within, tier.clock, team.calendar)
+    warnings = warning_times(now, tier.within, tier.clock, team.calendar, tier.warn_fractions)
     assignment["sla"] = {"temperature": temperature, "due_at": due.isoformat(),
                          "clock": tier.clock}
+    if warnings:
+        assignment["sla"]["warn_at"] = [w.isoformat() for w in warnings]
     return store.Timer(lead["lead_id"], assignment["attempt"], assignment["rep_id"], team.id,
-                       temperature, tier.clock, now, due)
+                       temperature, tier.clock, now, due, warnings)
 
 
 def needs_load_counts(org: OrgFile) -> bool:
@@ -88,9 +95,14 @@ async def route_leads(conn: Any, org: OrgFile, leads: list[dict[str, Any]],
     rotations = await store.lock_rotations(conn, [t.id for t in org.teams])
     done = await store.load_latest_assignment_events(conn, ids)
     avail = await store.load_availability(conn, counts_needed=needs_load_counts(org))
+    held: dict[str, tuple[str, str]] = {}
+    if org.routing.sticky is not None:
+        held = await store.holders(conn, [lead["person_key"] for lead in unique],
+                                   now - org.routing.sticky.within)
     out: list[Outgoing] = []
     rows: list[store.AssignmentRow] = []
     timers: list[store.Timer] = []
+    notes: list[store.Notification] = []
     journey = []
     fresh: list[tuple[dict[str, Any], bool]] = []  # (lead, first decision)
     changed_rotations = {}
@@ -104,7 +116,8 @@ async def route_leads(conn: Any, org: OrgFile, leads: list[dict[str, Any]],
             # stands and the same event is published again.
             before = (previous.get("data") or {})
             if _turned(before, lead):
-                candidate = decide_route(lead, org, rotations, avail, now)
+                candidate = decide_route(lead, org, rotations, avail, now,
+                                         holder=_holder(held, lead))
                 if candidate.assignment["kind"] != "nurture":
                     decision = candidate
             if decision is None:
@@ -113,7 +126,7 @@ async def route_leads(conn: Any, org: OrgFile, leads: list[dict[str, Any]],
                                         event_from_dict(previous)))
                 continue  # a new score that changes nothing here: nothing to publish
         else:
-            decision = decide_route(lead, org, rotations, avail, now)
+            decision = decide_route(lead, org, rotations, avail, now, holder=_holder(held, lead))
         if decision.rotation is not None:
             rotations[decision.rotation.team_id] = decision.rotation
             changed_rotations[decision.rotation.team_id] = decision.rotation
@@ -140,9 +153,14 @@ async def route_leads(conn: Any, org: OrgFile, leads: list[dict[str, Any]],
             record = {**record, "cause": "rescored",
                       "previous": (previous.get("data") or {}).get("assignment")}
         rows.append(store.AssignmentRow(lead_id, assignment, org.version, event_id, now,
-                                        record, event.encode()))
+                                        record, event.encode(), lead["person_key"]))
         journey.append((lead_id, now, step, assignment, f"{lead_id}:{step}:{attempt}"))
         fresh.append((lead, previous is None))
+        if assignment["kind"] == "rep":
+            held[lead["person_key"]] = (assignment["rep_id"], assignment["team_id"])
+            note = notification(org, "assigned", lead, assignment, now)
+            if note is not None:
+                notes.append(note)
         out.append(Outgoing(topics.ROUTED, lead["person_key"], event))
     inserted = await store.insert_assignments(conn, rows)
     if len(inserted) != len(rows):
@@ -152,6 +170,7 @@ async def route_leads(conn: Any, org: OrgFile, leads: list[dict[str, Any]],
     await store.insert_timers(conn, timers)
     await store.save_rotations(conn, list(changed_rotations.values()))
     await store.add_journey(conn, journey)
+    await store.queue_notifications(conn, notes)
     for lead, first in fresh:
         a = lead["assignment"]
         received = datetime.fromisoformat(lead["received_at"])
@@ -162,6 +181,11 @@ async def route_leads(conn: Any, org: OrgFile, leads: list[dict[str, Any]],
         if a["kind"] == "rep":
             obs.assignments.append((a.get("team_id") or "", a.get("strategy") or ""))
     return out
+
+
+def _holder(held: dict[str, tuple[str, str]], lead: dict[str, Any]) -> str | None:
+    found = held.get(lead["person_key"])
+    return found[0] if found else None
 
 
 def _same_score(before: dict[str, Any], lead: dict[str, Any]) -> bool:
@@ -220,29 +244,109 @@ async def touch_lead(conn: Any, lead: dict[str, Any], rep_id: str | None, channe
     return TouchResult("met" if met else "late", out)
 
 
+@dataclass
+class RejectResult:
+    status: str  # rejected | already_rejected | not_with_a_rep | not_this_rep
+    outgoing: list[Outgoing]
+    assignment: dict[str, Any] | None = None
+
+
+async def accept_lead(conn: Any, lead: dict[str, Any], rep_id: str | None, at: datetime,
+                      obs: Observations) -> TouchResult:
+    """A rep accepted the lead: recorded in its journey; it stops the SLA clock as a
+    touch does (accepting is acting on it)."""
+    lead_id = lead["lead_id"]
+    await store.add_journey(conn, [(lead_id, at, "accepted", {"rep_id": rep_id},
+                                    f"{lead_id}:accepted:{rep_id}")])
+    return await touch_lead(conn, lead, rep_id, "accepted", at, obs)
+
+
+async def reject_lead(conn: Any, org: OrgFile, lead: dict[str, Any], rep_id: str | None,
+                      reason: str, at: datetime) -> RejectResult:
+    """A rep rejected the lead: back to marketing (`routing.rejected`, a nurture track by
+    default) as `lead.reassigned` with the next attempt, the reason recorded in the
+    assignment, the decision record and the journey. The SLA clock stops (`rejected`).
+    Only the rep who holds the lead can reject it; a repeat is a no-op."""
+    lead_id = lead["lead_id"]
+    current = lead.get("assignment") or {}
+    if current.get("reason") == "rejected":
+        return RejectResult("already_rejected", [], current)
+    if current.get("kind") != "rep":
+        return RejectResult("not_with_a_rep", [], current)
+    if rep_id is not None and rep_id != current.get("rep_id"):
+        return RejectResult("not_this_rep", [], current)
+    attempt = int(current.get("attempt") or 1) + 1
+    dest = org.routing.rejected
+    assignment: dict[str, Any] = {"kind": dest.kind, "attempt": attempt, "rule": None,
+                                  "reason": "rejected",
+                                  "rejected": {"rep_id": current.get("rep_id"),
+                                               "reason": reason, "at": at.isoformat()}}
+    assignment["track" if dest.kind == "nurture" else "queue"] = dest.target
+    await store.close_timers(conn, [(lead_id, int(current.get("attempt") or 1))], "rejected",
+                             at)
+    lead = {**lead, "assignment": assignment}
+    event_id = derived_id(lead_id, "routed", str(attempt))
+    event = make_event("lead.reassigned", SERVICE, lead, event_id=event_id, at=at)
+    record = {"cause": "rejected", "reason": reason, "previous": current,
+              "org_version": org.version}
+    inserted = await store.insert_assignments(conn, [store.AssignmentRow(
+        lead_id, assignment, org.version, event_id, at, record, event.encode(),
+        lead["person_key"])])
+    if not inserted:
+        raise db_conflict(1)
+    await store.add_journey(conn, [(lead_id, at, "rejected", assignment["rejected"],
+                                    f"{lead_id}:rejected:{attempt}")])
+    return RejectResult("rejected", [Outgoing(topics.ROUTED, lead["person_key"], event)],
+                        assignment)
+
+
+FEEDBACK = ("lead.touched", "lead.accepted", "lead.rejected")
+
+
 async def handle_route_batch(batch: list[Event], rt: Runtime) -> list[Outgoing]:
-    """`lead.scored` from score; `lead.touched` from sales tools on `leads.activity`."""
+    """`lead.scored` from score; `lead.touched`, `lead.accepted` and `lead.rejected` from
+    sales tools on `leads.activity` (in the order they came)."""
     now = rt.now()
     scored = [check_lead(e.data) for e in batch if e.type == "lead.scored"]
-    touches = [e for e in batch if e.type == "lead.touched"]
-    if not scored and not touches:
+    feedback = [e for e in batch if e.type in FEEDBACK]
+    if not scored and not feedback:
         return []
     obs = Observations()
     out: list[Outgoing] = []
     async with db.transaction(rt.engine) as conn:
+        org = await rt.org.current(conn)
         if scored:
-            org = await rt.org.current(conn)
             out += await route_leads(conn, org, scored, now, obs)
-        for event in touches:
-            lead = await store.load_lead(conn, event.data["lead_id"])
+        for event in feedback:
+            lead_id = event.data.get("lead_id")
+            lead = await store.load_lead(conn, str(lead_id)) if _is_uuid(lead_id) else None
             if lead is None:
-                continue  # a touch for a lead route never routed: nothing to stop
+                log.warning("%s for a lead route has not routed (%r): ignored", event.type,
+                            lead_id)
+                continue
             at = _parse_time(event.data.get("at")) or _parse_time(event.time) or now
-            result = await touch_lead(conn, lead, event.data.get("rep_id"),
-                                      event.data.get("channel"), at, obs)
-            out += result.outgoing
+            rep_id = event.data.get("rep_id")
+            if event.type == "lead.rejected":
+                reason = str(event.data.get("reason") or "").strip() or "no reason given"
+                rejected = await reject_lead(conn, org, lead, rep_id, reason[:500], at)
+                if rejected.status != "rejected":
+                    log.warning("lead.rejected for %s ignored: %s", lead_id, rejected.status)
+                out += rejected.outgoing
+            elif event.type == "lead.accepted":
+                out += (await accept_lead(conn, lead, rep_id, at, obs)).outgoing
+            else:
+                out += (await touch_lead(conn, lead, rep_id, event.data.get("channel"), at,
+                                         obs)).outgoing
     obs.record()
     return out
+
+
+def _is_uuid(value: Any) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 def _parse_time(value: Any) -> datetime | None:

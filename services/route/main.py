@@ -1,5 +1,5 @@
 """Route's composition root: the consume loop over `leads.scored` and `leads.activity`,
-the SLA timer loop, and the admin API."""
+the SLA timer loop (reminders, breaches), the notification sender, and the admin API."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 
 from services.route.api import build_router
 from services.route.handlers import handle_route_batch
+from services.route.notify import run_notifier
 from services.route.timers import run_timers
 from shared import topics
 from shared.events import Event, Outgoing
@@ -21,8 +22,11 @@ def build(rt: Runtime) -> Parts:
     async def timers(stop: asyncio.Event) -> None:
         await run_timers(rt, stop)
 
+    async def notifier(stop: asyncio.Event) -> None:
+        await run_notifier(rt, stop)
+
     loop = ConsumeLoop(service="route", topic_names=(topics.SCORED, topics.ACTIVITY),
                        handler=handler, settings=rt.settings, producer=rt.producer)
-    return Parts(router=build_router(rt), loops=[loop], tasks=[timers],
+    return Parts(router=build_router(rt), loops=[loop], tasks=[timers, notifier],
                  description="Assigns leads to reps or nurture and runs SLA clocks.")
 

@@ -7,6 +7,9 @@ Precedence, in this order:
    lead whose account has an owner who is a known, available rep goes to that owner.
    Leads bound for nurture or a queue stay there: an owner gets no SLA clock for a
    newsletter sign-up.
+2b. Else, if the destination is sales and the person is held by a rep (sticky routing:
+   their rep assignment within `routing.sticky.within` is still current), an available
+   holder gets them back. Neither an owner nor a holder takes a rotation turn.
 3. A team destination picks a rep by the team's strategy among eligible reps (see
    `rep_problem`: not already tried for this lead, not out of office, not on dated leave,
    the team open, below capacity). No eligible rep: the team's fallback queue, reason
@@ -183,8 +186,10 @@ def decide_route(
     *,
     attempt: int = 1,
     exclude: frozenset[str] = frozenset(),
+    holder: str | None = None,
 ) -> Decision:
-    """The routing decision for one lead at `now`."""
+    """The routing decision for one lead at `now`. `holder` is the rep who already holds
+    this person (sticky routing), when there is one."""
     rule, trace = first_matching_rule(lead, org)
     base: dict[str, Any] = {"attempt": attempt, "rule": rule.name if rule else None}
     if rule is None:
@@ -211,6 +216,18 @@ def decide_route(
                                  "team_id": owner_team.id, "reason": "account_owner",
                                  "strategy": "account_owner"}, trace,
                                 [{"rep_id": owner.id, "passed_over": None}])
+
+    held_by = org.rep(holder) if holder and org.routing.sticky else None
+    held_team = org.team_of(holder) if held_by is not None and holder else None
+    if held_by is not None and held_team is not None:
+        problem = rep_problem(held_by, held_team, avail, now, exclude)
+        trace.append({"rule": "sticky", "matched": problem is None, "rep_id": held_by.id,
+                      "passed_over": problem})
+        if problem is None:
+            return Decision({**base, "kind": "rep", "rep_id": held_by.id,
+                             "team_id": held_team.id, "reason": "returning_person",
+                             "strategy": "sticky"}, trace,
+                            [{"rep_id": held_by.id, "passed_over": None}])
 
     if dest.kind == "rep":
         rep = org.rep(dest.target)

@@ -9,6 +9,7 @@ Pure: every instant, including `now`, is passed in by the caller.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -22,7 +23,7 @@ __all__ = [
     "is_due",
     "sla_deadline",
     "sla_outcome",
-    "warning_at",
+    "warning_times",
 ]
 
 Clock = Literal["always", "business"]
@@ -49,21 +50,19 @@ def sla_deadline(
     raise ValueError(f"unknown SLA clock {clock!r}; use 'always' or 'business'")
 
 
-def warning_at(start: datetime, deadline: datetime, fraction: float | None) -> datetime | None:
-    """When to send `sla.warning`: `fraction` of the way from `start` to `deadline`
-    (0.8 warns when 80 % of the time has gone), or None when no warning is configured.
-
-    The fraction is of the elapsed real time between the two instants, also for a business
-    clock, so a warning may fall in closed hours; that is when it is worth reading first.
+def warning_times(
+    start: datetime, within: timedelta, clock: Clock, calendar: BusinessCalendar,
+    fractions: Sequence[float],
+) -> list[datetime]:
+    """When to send each `sla.warning`: at each fraction of the time allowed, on the SLA's
+    own clock (0.5 of a 4-hour business SLA is 2 business hours after `start`), in order.
     """
-    if fraction is None:
-        return None
-    if not 0 < fraction < 1:
-        raise ValueError(f"warning fraction must be between 0 and 1 (exclusive), got {fraction}")
-    start, deadline = _as_utc(start, "start"), _as_utc(deadline, "deadline")
-    if deadline < start:
-        raise ValueError("deadline is before start")
-    return start + (deadline - start) * fraction
+    for fraction in fractions:
+        if not 0 < fraction < 1:
+            raise ValueError(f"warning fraction must be between 0 and 1 (exclusive), "
+                             f"got {fraction}")
+    return sorted(sla_deadline(start, within * fraction, clock, calendar)
+                  for fraction in fractions)
 
 
 def is_due(due_at: datetime, now: datetime) -> bool:

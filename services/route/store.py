@@ -4,7 +4,7 @@ timers and the journey log."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -104,6 +104,7 @@ class AssignmentRow:
     at: datetime
     decision: dict[str, Any]
     event: bytes  # the encoded event, exactly as published
+    person_key: str | None = None
 
 
 async def insert_assignments(conn: AsyncConnection, rows: list[AssignmentRow]) -> set[str]:
@@ -113,15 +114,17 @@ async def insert_assignments(conn: AsyncConnection, rows: list[AssignmentRow]) -
     a = [r.assignment for r in rows]
     result = await conn.execute(text("""
         INSERT INTO route.assignments (lead_id, attempt, kind, rep_id, team_id, track, queue,
-            rule, reason, strategy, org_version, event_id, assigned_at, decision, event)
+            rule, reason, strategy, org_version, event_id, assigned_at, decision, event,
+            person_key)
         SELECT CAST(i AS uuid), at, k, rep, team, tr, q, ru, re, st, ov, CAST(e AS uuid), ts,
-               CAST(d AS json), CAST(ev AS json)
+               CAST(d AS json), CAST(ev AS json), pk
         FROM unnest(CAST(:i AS text[]), CAST(:at AS int[]), CAST(:k AS text[]),
                     CAST(:rep AS text[]), CAST(:team AS text[]), CAST(:tr AS text[]),
                     CAST(:q AS text[]), CAST(:ru AS text[]), CAST(:re AS text[]),
                     CAST(:st AS text[]), CAST(:ov AS text[]), CAST(:e AS text[]),
-                    CAST(:ts AS timestamptz[]), CAST(:d AS text[]), CAST(:ev AS text[]))
-             AS x(i, at, k, rep, team, tr, q, ru, re, st, ov, e, ts, d, ev)
+                    CAST(:ts AS timestamptz[]), CAST(:d AS text[]), CAST(:ev AS text[]),
+                    CAST(:pk AS text[]))
+             AS x(i, at, k, rep, team, tr, q, ru, re, st, ov, e, ts, d, ev, pk)
         ON CONFLICT (lead_id, attempt) DO NOTHING
         RETURNING lead_id"""), {
         "i": [r.lead_id for r in rows], "at": [x["attempt"] for x in a],
@@ -131,7 +134,7 @@ async def insert_assignments(conn: AsyncConnection, rows: list[AssignmentRow]) -
         "re": [x.get("reason") for x in a], "st": [x.get("strategy") for x in a],
         "ov": [r.org_version for r in rows], "e": [r.event_id for r in rows],
         "ts": [r.at for r in rows], "d": [_json(r.decision) for r in rows],
-        "ev": [r.event.decode() for r in rows],
+        "ev": [r.event.decode() for r in rows], "pk": [r.person_key for r in rows],
     })
     return {str(x) for x in result.scalars().all()}
 
@@ -146,6 +149,7 @@ class Timer:
     clock: str
     started_at: datetime
     due_at: datetime
+    warn_ats: list[datetime] = field(default_factory=list)  # sla.warning times, in order
     state: str = "open"
 
 
@@ -154,16 +158,49 @@ async def insert_timers(conn: AsyncConnection, timers: list[Timer]) -> None:
         return
     await conn.execute(text("""
         INSERT INTO route.sla_timers (lead_id, attempt, rep_id, team_id, temperature, clock,
-                                      started_at, due_at)
-        SELECT * FROM unnest(CAST(:i AS uuid[]), CAST(:a AS int[]), CAST(:r AS text[]),
-                             CAST(:t AS text[]), CAST(:tp AS text[]), CAST(:c AS text[]),
-                             CAST(:s AS timestamptz[]), CAST(:d AS timestamptz[]))
+                                      started_at, due_at, warn_ats, next_warn_at)
+        SELECT i, a, r, t, tp, c, s, d, CAST(w AS timestamptz[]),
+               (CAST(w AS timestamptz[]))[1]
+        FROM unnest(CAST(:i AS uuid[]), CAST(:a AS int[]), CAST(:r AS text[]),
+                    CAST(:t AS text[]), CAST(:tp AS text[]), CAST(:c AS text[]),
+                    CAST(:s AS timestamptz[]), CAST(:d AS timestamptz[]), CAST(:w AS text[]))
+             AS x(i, a, r, t, tp, c, s, d, w)
         ON CONFLICT (lead_id, attempt) DO NOTHING"""), {
         "i": [t.lead_id for t in timers], "a": [t.attempt for t in timers],
         "r": [t.rep_id for t in timers], "t": [t.team_id for t in timers],
         "tp": [t.temperature for t in timers], "c": [t.clock for t in timers],
         "s": [t.started_at for t in timers], "d": [t.due_at for t in timers],
+        "w": ["{" + ",".join(f'"{w.isoformat()}"' for w in t.warn_ats) + "}"
+              for t in timers],
     })
+
+
+async def claim_due_warnings(conn: AsyncConnection, now: datetime, limit: int) -> list[Any]:
+    """Open timers whose next reminder is due and whose deadline is not (a due deadline is
+    a breach, not a reminder), locked like `claim_due_timers`. `step` is the number of
+    the latest reminder now due (after downtime only the latest is sent)."""
+    return list((await conn.execute(text("""
+        SELECT t.lead_id, t.attempt, t.rep_id, t.team_id, t.temperature, t.due_at,
+               cardinality(t.warn_ats) AS total,
+               (SELECT count(*) FROM unnest(t.warn_ats) w WHERE w <= :now) AS step,
+               a.event -> 'data' AS lead
+        FROM route.sla_timers t
+        JOIN route.assignments a ON a.lead_id = t.lead_id AND a.attempt = t.attempt
+        WHERE t.state = 'open' AND t.next_warn_at <= :now AND t.due_at > :now
+        ORDER BY t.next_warn_at
+        LIMIT :limit
+        FOR UPDATE OF t SKIP LOCKED"""), {"now": now, "limit": limit})).all())
+
+
+async def mark_warned(conn: AsyncConnection, keys: list[tuple[str, int, int]]) -> None:
+    """(lead_id, attempt, reminders sent): the next reminder is the one after them."""
+    if not keys:
+        return
+    await conn.execute(text("""
+        UPDATE route.sla_timers t SET warnings = x.n, next_warn_at = t.warn_ats[x.n + 1]
+        FROM unnest(CAST(:i AS uuid[]), CAST(:a AS int[]), CAST(:n AS int[])) AS x(i, a, n)
+        WHERE t.lead_id = x.i AND t.attempt = x.a"""),
+        {"i": [k[0] for k in keys], "a": [k[1] for k in keys], "n": [k[2] for k in keys]})
 
 
 async def claim_due_timers(conn: AsyncConnection, now: datetime, limit: int) -> list[Any]:
@@ -245,3 +282,76 @@ async def set_rep_available(conn: AsyncConnection, rep_id: str, available: bool)
         INSERT INTO route.reps (rep_id, available, updated_at) VALUES (:r, :a, now())
         ON CONFLICT (rep_id) DO UPDATE SET available = EXCLUDED.available, updated_at = now()"""),
         {"r": rep_id, "a": available})
+
+
+async def holders(conn: AsyncConnection, person_keys: list[str], since: datetime
+                  ) -> dict[str, tuple[str, str]]:
+    """For each person, the rep (and team) of their latest rep assignment since `since`,
+    when that is still their lead's current assignment (not moved on by a breach, an
+    escalation or a rejection)."""
+    if not person_keys:
+        return {}
+    rows = (await conn.execute(text("""
+        SELECT DISTINCT ON (a.person_key) a.person_key, a.rep_id, a.team_id
+        FROM route.assignments a
+        WHERE a.person_key = ANY(CAST(:p AS text[])) AND a.rep_id IS NOT NULL
+          AND a.assigned_at >= :since
+          AND NOT EXISTS (SELECT 1 FROM route.assignments b
+                          WHERE b.lead_id = a.lead_id AND b.attempt > a.attempt)
+        ORDER BY a.person_key, a.assigned_at DESC"""),
+        {"p": sorted(set(person_keys)), "since": since})).all()
+    return {r.person_key: (r.rep_id, r.team_id) for r in rows}
+
+
+@dataclass
+class Notification:
+    dedupe: str  # one notification per event, however often it is decided
+    team_id: str
+    kind: str  # assigned | warning | breached
+    lead_id: str
+    payload: dict[str, Any]
+    at: datetime
+
+
+async def queue_notifications(conn: AsyncConnection, items: list[Notification]) -> None:
+    """Written in the decision's transaction; `notify.py` sends them after it commits."""
+    if not items:
+        return
+    await conn.execute(text("""
+        INSERT INTO route.notifications (dedupe, team_id, kind, lead_id, payload, created_at,
+                                         next_at)
+        SELECT k, t, kd, CAST(i AS uuid), CAST(p AS json), a, a
+        FROM unnest(CAST(:k AS text[]), CAST(:t AS text[]), CAST(:kd AS text[]),
+                    CAST(:i AS text[]), CAST(:p AS text[]), CAST(:a AS timestamptz[]))
+             AS x(k, t, kd, i, p, a)
+        ON CONFLICT (dedupe) DO NOTHING"""), {
+        "k": [n.dedupe for n in items], "t": [n.team_id for n in items],
+        "kd": [n.kind for n in items], "i": [n.lead_id for n in items],
+        "p": [_json(n.payload) for n in items], "a": [n.at for n in items],
+    })
+
+
+async def lease_notifications(conn: AsyncConnection, now: datetime, lease_s: float,
+                              limit: int) -> list[Any]:
+    """Pending notifications now due, leased for `lease_s` (another replica, or this one
+    after a crash, takes them up once the lease runs out)."""
+    return list((await conn.execute(text("""
+        UPDATE route.notifications n
+        SET next_at = :now + make_interval(secs => :lease), attempts = n.attempts + 1
+        WHERE n.id IN (SELECT id FROM route.notifications
+                       WHERE state = 'pending' AND next_at <= :now
+                       ORDER BY next_at LIMIT :limit FOR UPDATE SKIP LOCKED)
+        RETURNING n.id, n.team_id, n.kind, n.lead_id, n.payload, n.attempts"""),
+        {"now": now, "lease": lease_s, "limit": limit})).all())
+
+
+async def finish_notification(conn: AsyncConnection, notification_id: int, state: str,
+                              at: datetime, error: str | None,
+                              retry_at: datetime | None = None) -> None:
+    """sent, failed (given up) or, with `retry_at`, pending again."""
+    await conn.execute(text("""
+        UPDATE route.notifications
+        SET state = :state, last_error = :error, next_at = coalesce(:retry, next_at),
+            sent_at = CASE WHEN :state = 'sent' THEN CAST(:at AS timestamptz) END
+        WHERE id = :id"""),
+        {"state": state, "error": error, "retry": retry_at, "at": at, "id": notification_id})

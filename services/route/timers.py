@@ -16,9 +16,10 @@ from typing import Any
 
 from services.route import store
 from services.route.handlers import Observations, needs_load_counts, with_sla
+from services.route.notify import notification
 from services.route.routing import Availability, Rotation, choose_rep
 from services.route.sla import decide_escalation
-from shared import db, topics
+from shared import db, metrics, topics
 from shared.errors import RetryableError
 from shared.events import Outgoing, derived_id, make_event
 from shared.org import OrgFile
@@ -78,6 +79,7 @@ async def fire_due_timers(rt: Runtime, now: datetime) -> int:
         out: list[Outgoing] = []
         rows: list[store.AssignmentRow] = []
         timers: list[store.Timer] = []
+        notes: list[store.Notification | None] = []
         journey = []
         changed: dict[str, Rotation] = {}
         for t in due:
@@ -94,6 +96,8 @@ async def fire_due_timers(rt: Runtime, now: datetime) -> int:
             journey.append((lead_id, now, "sla.breached", breach,
                             f"{lead_id}:sla.breached:{t.attempt}"))
             obs.breaches.append((t.team_id, t.temperature))
+            notes.append(notification(org, "breached", lead, current, now,
+                                      due_at=t.due_at.isoformat()))
             avail.open_counts[t.rep_id] = max(0, avail.open_counts.get(t.rep_id, 1) - 1)
 
             tried = await store.reps_tried(conn, lead_id)
@@ -113,7 +117,9 @@ async def fire_due_timers(rt: Runtime, now: datetime) -> int:
             decision = {"cause": "sla_breached", "previous": current, "candidates": candidates,
                         "org_version": org.version}
             rows.append(store.AssignmentRow(lead_id, assignment, org.version, event_id, now,
-                                            decision, event.encode()))
+                                            decision, event.encode(), person))
+            if assignment["kind"] == "rep":
+                notes.append(notification(org, "assigned", lead, assignment, now))
             journey.append((lead_id, now, "reassigned", assignment,
                             f"{lead_id}:reassigned:{assignment['attempt']}"))
             out.append(Outgoing(topics.ROUTED, person, event))
@@ -122,10 +128,48 @@ async def fire_due_timers(rt: Runtime, now: datetime) -> int:
         await store.insert_timers(conn, timers)
         await store.save_rotations(conn, list(changed.values()))
         await store.add_journey(conn, journey)
+        await store.queue_notifications(conn, [n for n in notes if n is not None])
         # Published before commit: if the broker is down the rows stay locked and open,
         # and the timers fire again (same event ids) once it is back.
         await asyncio.wait_for(rt.publisher.publish(out), 30)
     obs.record()
+    return len(due)
+
+
+async def fire_due_warnings(rt: Runtime, now: datetime) -> int:
+    """Send the reminders now due (`sla.warning` on `leads.sla`, and the team's webhook):
+    one per step, once across replicas; after downtime only the latest step due is sent,
+    and none once the deadline itself has passed (that is a breach)."""
+    async with db.transaction(rt.engine) as conn:
+        due = await store.claim_due_warnings(conn, now, CLAIM_LIMIT)
+        if not due:
+            return 0
+        org = await rt.org.current(conn)
+        out: list[Outgoing] = []
+        journey = []
+        notes = []
+        for t in due:
+            lead_id, step = str(t.lead_id), int(t.step)
+            assignment = {"kind": "rep", "rep_id": t.rep_id, "team_id": t.team_id,
+                          "attempt": t.attempt}
+            data = {"lead_id": lead_id, "assignment": assignment,
+                    "due_at": t.due_at.isoformat(), "temperature": t.temperature,
+                    "warning": step, "of": int(t.total)}
+            key = f"{lead_id}:sla.warning:{t.attempt}:{step}"
+            lead = dict(t.lead)
+            out.append(Outgoing(topics.SLA, lead["person_key"], make_event(
+                "sla.warning", SERVICE, data,
+                event_id=derived_id(lead_id, "sla.warning", str(t.attempt), str(step)),
+                at=now)))
+            journey.append((lead_id, now, "sla.warning", data, key))
+            notes.append(notification(org, "warning", lead, assignment, now,
+                                      due_at=t.due_at.isoformat(), step=step))
+        await store.mark_warned(conn, [(str(t.lead_id), t.attempt, int(t.step)) for t in due])
+        await store.add_journey(conn, journey)
+        await store.queue_notifications(conn, [n for n in notes if n is not None])
+        await asyncio.wait_for(rt.publisher.publish(out), 30)
+    for t in due:
+        metrics.SLA_WARNINGS.labels(t.team_id, t.temperature).inc()
     return len(due)
 
 
@@ -134,6 +178,7 @@ async def run_timers(rt: Runtime, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
             fired = await fire_due_timers(rt, rt.now())
+            fired = max(fired, await fire_due_warnings(rt, rt.now()))
             delay = rt.settings.sla_tick_s
         except (RetryableError, TimeoutError) as exc:
             log.warning("SLA timers: transient fault (%s); retrying", exc)

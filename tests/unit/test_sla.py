@@ -12,7 +12,7 @@ from services.route.sla import (
     is_due,
     sla_deadline,
     sla_outcome,
-    warning_at,
+    warning_times,
 )
 from shared.calendar import BusinessCalendar, parse_hours
 
@@ -81,26 +81,35 @@ def test_deadline_needs_an_aware_start():
 
 
 @pytest.mark.parametrize(
-    ("fraction", "expected"),
+    ("start", "within", "clock", "fractions", "expected"),
     [
-        pytest.param(0.8, ny(2026, 9, 4, 12, 48), id="eighty-percent"),
-        pytest.param(0.5, ny(2026, 9, 4, 12, 30), id="half-way"),
-        pytest.param(None, None, id="no-warning-configured"),
+        pytest.param(ny(2026, 9, 4, 12, 0), timedelta(hours=1), "always", [0.8],
+                     [ny(2026, 9, 4, 12, 48)], id="eighty-percent"),
+        pytest.param(ny(2026, 9, 4, 12, 0), timedelta(hours=1), "always", [0.8, 0.5],
+                     [ny(2026, 9, 4, 12, 30), ny(2026, 9, 4, 12, 48)],
+                     id="two-reminders-in-order"),
+        pytest.param(ny(2026, 9, 4, 17, 30), timedelta(hours=4), "business", [0.5],
+                     [ny(2026, 9, 8, 10, 30)],
+                     id="warm-friday-1730-before-labor-day-warns-tuesday-1030"),
+        pytest.param(ny(2026, 9, 4, 17, 30), timedelta(hours=4), "business", [0.1],
+                     [ny(2026, 9, 4, 17, 54)], id="reminder-still-on-friday"),
+        pytest.param(ny(2026, 3, 6, 16, 0), timedelta(hours=4), "business", [0.75],
+                     [ny(2026, 3, 9, 10, 0)], id="business-reminder-over-spring-forward"),
+        pytest.param(ny(2026, 9, 4, 12, 0), timedelta(hours=1), "always", [],
+                     [], id="no-warning-configured"),
     ],
 )
-def test_warning_falls_at_a_fraction_of_the_time_allowed(fraction, expected):
-    assert warning_at(ny(2026, 9, 4, 12, 0), ny(2026, 9, 4, 13, 0), fraction) == expected
+def test_warnings_fall_at_fractions_of_the_time_allowed_on_the_sla_clock(
+    start, within, clock, fractions, expected
+):
+    assert warning_times(start, within, clock, US_OFFICE, fractions) == expected
 
 
 @pytest.mark.parametrize("fraction", [0, 1, 1.5, -0.2])
 def test_warning_fraction_outside_zero_to_one_is_refused(fraction):
     with pytest.raises(ValueError, match="between 0 and 1"):
-        warning_at(ny(2026, 9, 4, 12, 0), ny(2026, 9, 4, 13, 0), fraction)
-
-
-def test_warning_refuses_a_deadline_before_the_start():
-    with pytest.raises(ValueError, match="before start"):
-        warning_at(ny(2026, 9, 4, 13, 0), ny(2026, 9, 4, 12, 0), 0.5)
+        warning_times(ny(2026, 9, 4, 12, 0), timedelta(hours=1), "always", US_OFFICE,
+                      [fraction])
 
 
 @pytest.mark.parametrize(

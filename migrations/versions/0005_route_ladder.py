@@ -1,0 +1,60 @@
+"""Route's SLA ladder, sticky owners and notifications: reminder times on each SLA timer,
+the person key on each assignment (a returning person finds the rep who holds them), and
+an outbox of team notifications sent after the decision commits.
+
+Revision ID: 0005
+Revises: 0004
+"""
+
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+UPGRADE = """
+ALTER TABLE route.sla_timers ADD COLUMN warn_ats timestamptz[] NOT NULL DEFAULT '{}';
+ALTER TABLE route.sla_timers ADD COLUMN warnings int NOT NULL DEFAULT 0;
+ALTER TABLE route.sla_timers ADD COLUMN next_warn_at timestamptz;
+CREATE INDEX sla_timers_warn ON route.sla_timers (next_warn_at)
+    WHERE state = 'open' AND next_warn_at IS NOT NULL;
+ALTER TABLE route.assignments ADD COLUMN person_key text;
+CREATE INDEX assignments_person ON route.assignments (person_key, assigned_at DESC)
+    WHERE person_key IS NOT NULL AND rep_id IS NOT NULL;
+CREATE TABLE route.notifications (
+    id          bigserial PRIMARY KEY,
+    dedupe      text NOT NULL UNIQUE,
+    team_id     text NOT NULL,
+    kind        text NOT NULL,
+    lead_id     uuid NOT NULL,
+    payload     json NOT NULL,
+    created_at  timestamptz NOT NULL,
+    next_at     timestamptz NOT NULL,
+    attempts    int NOT NULL DEFAULT 0,
+    state       text NOT NULL DEFAULT 'pending',
+    last_error  text,
+    sent_at     timestamptz
+);
+CREATE INDEX notifications_due ON route.notifications (next_at) WHERE state = 'pending'
+"""
+
+DOWNGRADE = """
+DROP TABLE route.notifications;
+DROP INDEX route.assignments_person;
+ALTER TABLE route.assignments DROP COLUMN person_key;
+DROP INDEX route.sla_timers_warn;
+ALTER TABLE route.sla_timers DROP COLUMN next_warn_at;
+ALTER TABLE route.sla_timers DROP COLUMN warnings;
+ALTER TABLE route.sla_timers DROP COLUMN warn_ats
+"""
+
+
+def upgrade() -> None:
+    for statement in UPGRADE.split(";\n"):
+        op.execute(statement)
+
+
+def downgrade() -> None:
+    for statement in DOWNGRADE.split(";\n"):
+        op.execute(statement)
