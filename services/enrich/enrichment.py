@@ -585,6 +585,7 @@ _ASSISTANT_TO = re.compile(
     r"| executive assistant | personal assistant | assistant de direction "
     r"| assistante de direction | asistente de direccion | assistente di direzione "
     r"| assistenz (der|des) | asystent(ka)? (zarzadu|prezesa|dyrektora) "
+    r"| referent(in)? (der|des) | chiefofstaff "
     r"|vorstandsassist|geschaftsfuhrungsassist|direktionsassist")
 # Phrases that contain a seniority word without meaning it, or spell one another way.
 _NOT_SENIORITY = {
@@ -611,6 +612,9 @@ _NOT_SENIORITY = {
     " finance partner ": " financepartner ",
     " sales partner ": " salespartner ",
     " hd of ": " head of ",
+    " chief of staff ": " chiefofstaff ",
+    " partner account ": " channelpartner account ",
+    " direcor ": " director ",
     " business partner ": " businesspartner ",
     " channel partner ": " channelpartner ",
     " partner manager ": " partnermanager ",
@@ -636,13 +640,19 @@ _NO_TITLE = frozenset({
     "privatperson", "desempleado", "desempleada", "desempregado", "desempregada",
     "sin cargo", "sem cargo", "sin empleo", "disoccupato", "disoccupata", "werkloos",
     "werkzoekend", "bezrobotny", "bezrobotna", "arbetslos", "arbejdslos",
-    "arbeidsledig", "tyoton", "sabbatical", "parental leave", "elternzeit",
+    "arbeidsledig", "tyoton", "sabbatical", "parental leave", "elternzeit", "me", "myself",
+    "job title", "title", "position", "k a", "ka", "neant", "hausfrau", "hausmann",
+    "stay at home mom", "stay at home dad", "stay at home parent", "en recherche d emploi",
+    "demandeur d emploi", "demandeuse d emploi", "buscando empleo", "en busca de empleo",
+    "emeryt", "emerytka", "pensionerad", "pensionist", "pensionistin", "elakkeella",
+    "pensjonist", "werkzoekende", "desocupado", "desocupada",
 })
 # One word of letters and digits run together (`abc123`, `x1`) is not a title.
 _CODE_LIKE = re.compile(r"^ (?=\S*\d)(?=\S*[a-z])[a-z0-9]+ $")
 _EMAIL_LIKE = re.compile(r"\S@\S+\.\S")
-_FORMER = re.compile(r"^ (former|ex|previously|past|retired|ehemalig|ehemaliger|ehemalige|"
-                     r"ancien|ancienne|antiguo|antigua|ex) ")
+_FORMER = re.compile(r"^ (former|formerly|ex|previously|past|retired|ehemalig|ehemaliger|"
+                     r"ehemalige|fruher|fruhere|fruherer|ancien|ancienne|antiguo|antigua|"
+                     r"exdirector|tidigare|tidligere|entinen) ")
 
 # fmt: off
 # Checked in this order; the first that matches decides. Words are matched whole on the
@@ -664,9 +674,11 @@ _SENIORITY_RULES: tuple[tuple[Seniority, frozenset[str], tuple[str, ...]], ...] 
             "en practicas", "estagio", "studerande", "harjoittelija", "opiskelija",
             "laerling", "larling", "afstudeerder", "stazysta", "stazystka",
             "praktykant", "praktykantka", "studentka", "graduate trainee",
+            "summer analyst", "summer associate", "summer intern", "phd researcher",
+            "phd fellow", "aprendiz", "jovem aprendiz", "examensarbetare", "elev",
         }),
         ("werkstudent", "studentisch", "praktikant", "praktikum", "auszubildend",
-         "doktorand"),
+         "doktorand", "stagiair", "studentermedhj", "studentmedarbet"),
     ),
     (
         "c_level",
@@ -695,6 +707,9 @@ _SENIORITY_RULES: tuple[tuple[Seniority, frozenset[str], tuple[str, ...]], ...] 
             "wspolzalozyciel", "verkstallande direktor", "administrerende direktor",
             "adm dir", "toimitusjohtaja", "agare", "ejer", "eier", "medgrundare",
             "diretor executivo", "diretora executiva", "socio diretor", "socia diretora",
+            "executive director", "directeur grootaandeelhouder", "dga",
+            "mitglied der geschaftsleitung", "chef d entreprise", "cheffe d entreprise",
+            "daglig leder", "perustaja", "czlonek zarzadu", "board member",
         }),
         ("geschaftsfuhr", "geschaeftsfuehr", "grunder", "gruender", "inhaber", "vorstand"),
     ),
@@ -714,12 +729,14 @@ _SENIORITY_RULES: tuple[tuple[Seniority, frozenset[str], tuple[str, ...]], ...] 
             "director", "directora", "directeur", "directrice", "direttore", "direttrice",
             "diretor", "diretora", "dyrektor", "head", "dir", "drh", "dsi", "daf",
             "country manager", "hoofd", "directie", "chef de departement",
-            "chef de division",
+            "chef de division", "general counsel", "subdirector", "subdirectora",
+            "vicedirector", "vicedirectora", "it chef", "hr chef",
         }),
         # Nordic heads of a function: `Försäljningschef`, `Salgssjef`, `Myyntijohtaja`.
         ("direktor", "leitung", "leiter", "afdelingshoofd", "sjef", "johtaja", "ningschef",
          "onschef", "omichef", "alchef", "saljchef", "nadschef", "kopschef", "salgschef",
-         "ikchef", "ingchef", "gschef", "delningschef", "delingsleder", "delningsledar"),
+         "ikchef", "ingchef", "gschef", "delningschef", "delingsleder", "delningsledar",
+         "echef"),
     ),
     (
         "manager",
@@ -727,9 +744,10 @@ _SENIORITY_RULES: tuple[tuple[Seniority, frozenset[str], tuple[str, ...]], ...] 
             "mgr", "lead", "leader", "teamlead", "teamleader", "supervisor", "gerente",
             "responsable", "responsabile", "chef", "jefe", "jefa", "encargado", "encargada",
             "kierownik", "kierowniczka", "chefe", "foreman", "forewoman", "leder",
-            "esimies",
+            "esimies", "supervisora", "supervisore", "vorarbeiter", "vorarbeiterin", "capo",
+            "cheffe",
         }),
-        ("manager", "leider", "ledare", "paallikko"),
+        ("manager", "leider", "ledare", "paallikko", "prosjektled"),
     ),
 )
 
@@ -750,9 +768,14 @@ _DEPARTMENT_RULES: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = (
             "vendedor", "vendedora", "vendeur", "vendeuse", "venditore", "venditrice",
             "grands comptes", "grand compte", "handlowiec", "salg", "myynti",
             "salespartner", "comerciales", "verkoper", "verkoopster", "business dev",
+            "territory", "acount executive", "account coordinator", "chief customer",
+            "solutions engineer", "solution engineer", "solutions consultant",
+            "ingenieur d affaires", "ingenieure d affaires", "export", "delegue medical",
+            "delegue commercial", "visitador medico", "contas", "accountmanager",
+            "selger", "saelger", "myyja", "relationship manager",
         }),
         ("vertrieb", "verkauf", "verkoop", "aussendienst", "innendienst vertrieb",
-         "salj", "sprzeda", "salgs", "affarsutveckl", "forsaljn", "myynti"),
+         "salj", "sprzeda", "salgs", "affarsutveckl", "forsaljn", "myynti", "handlow"),
     ),
     (
         "marketing",
@@ -763,7 +786,8 @@ _DEPARTMENT_RULES: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = (
             "pr", "public relations", "social media", "events", "event", "creative",
             "copywriter", "campaign", "campaigns", "partnermarketing", "mercadotecnia",
             "community", "press", "presse", "prensa", "stampa", "evenementiel",
-            "redes sociales", "influencer", "webinar", "webinars",
+            "redes sociales", "influencer", "webinar", "webinars", "maketing",
+            "art director", "art directrice",
         }),
         ("marketing", "kommunikation", "communicatie", "marknad", "markeds",
          "markkinoin"),
@@ -780,12 +804,12 @@ _DEPARTMENT_RULES: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = (
             "chargee de recrutement", "talent acquisition", "total rewards", "rewards",
             "benefits", "compensation", "nominas", "nomina", "seleccion", "personas",
             "peoplepartner", "hrpartner", "talentpartner", "kadry", "kadr",
-            "henkilosto", "workforce", "onboarding",
+            "henkilosto", "workforce", "onboarding", "consulente del lavoro",
         }),
         ("personalabteil", "personalleit", "personalref", "personalentw", "personalwesen",
          "personalsachb", "lohnbuchhalt", "lohnabrechn", "personeel", "recruit",
          "rekrut", "personalman", "personalchef", "personalavd", "personaladmin",
-         "personalsach"),
+         "personalsach", "rekryt"),
     ),
     (
         "finance",
@@ -802,12 +826,15 @@ _DEPARTMENT_RULES: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = (
             "tesorera", "cao", "fiscal", "fiscalista", "credit", "billing", "invoicing",
             "collections", "finances", "financien", "financiele", "financial planning",
             "contador", "contadora", "amministrativa", "payable", "receivable",
-            "financepartner", "regnskab", "regnskap", "investor relations",
+            "financepartner", "investor relations", "ap", "actuary", "actuarial",
+            "investment", "investments", "administrativa", "administrativo",
+            "ragioniere", "ragioniera",
         }),
         ("finanz", "buchhalt", "controller", "steuerberat", "rechnungswesen", "boekhoud",
          "comptab", "wirtschaftspruf", "ksiegow", "steuerfach", "steuerabt",
          "finansow", "redovisning", "ekonom",
-         "contabil", "kirjanpit", "bilanz"),
+         "contabil", "kirjanpit", "bilanz", "kaufmannisch", "regnskab", "regnskap",
+         "bogholder", "bokfor"),
     ),
     (
         "legal",
@@ -836,10 +863,11 @@ _DEPARTMENT_RULES: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = (
             "dba", "suporte", "soporte", "cybersecurity", "information security",
             "informatiesystemen", "dsi", "soc", "penetration", "pentest", "pentester",
             "desktop support", "it support", "end user", "informacion", "redes", "reseaux",
-            "reseau", "sieci", "cyber", "infosec", "noc",
+            "reseau", "sieci", "cyber", "infosec", "noc", "linux", "unix",
+            "windows administrator", "si",
         }),
         ("informatik", "systemadmin", "systeembeheer", "netzwerk", "informationstech",
-         "informatyk", "tietohallin"),
+         "informatyk", "tietohallin", "informationssicher", "applicatiebeheer"),
     ),
     (
         "engineering",
@@ -853,11 +881,13 @@ _DEPARTMENT_RULES: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = (
             "machine learning", "ml", "ai", "dev", "devs", "programador", "programadora",
             "technik", "produkt", "producto", "prodotto", "produit", "produto", "tecnico",
             "ufficio tecnico", "web", "webmaster", "firmware", "hardware", "embedded",
+            "scrum", "scrum master", "agile coach", "tecnologia", "programmatore",
+            "programmatrice", "computer science",
         }),
         ("engineer", "ingenieur", "entwickl", "desarroll", "desenvolv", "developp",
          "ontwikkel", "technisch", "forschung", "produktman", "produktent", "produktown",
          "produktdesign", "produktverant", "programist", "sviluppat",
-         "engenheir", "utveckl", "kehittaj", "ohjelmoi"),
+         "engenheir", "utveckl", "kehittaj", "ohjelmoi", "udvikl", "utvikl"),
     ),
     (
         "operations",
@@ -875,11 +905,15 @@ _DEPARTMENT_RULES: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = (
             "dispatcher", "dispatch", "disponent", "disponentin", "assembler",
             "magasinier", "magasiniere", "operario", "operaria", "almacen", "teleoperador",
             "teleoperadora", "transport", "transportation", "inventory", "distribution",
-            "sourcing", "fulfillment", "fulfilment",
+            "sourcing", "fulfillment", "fulfilment", "foreman", "driver", "truck driver",
+            "electrician", "mechanic", "cariste", "usine", "chantier", "sav", "qualite",
+            "qualita", "calidad", "qualidade", "cadena de suministro", "magazijn",
+            "werkleiterin", "werkleiter",
         }),
         ("logistik", "einkauf", "inkoop", "kundenservice", "klantenservice", "projekt",
          "lager", "produktion", "schicht", "fertigung", "werksleit", "approvision",
-         "inkop", "zakup", "zaopatrz", "hankinta"),
+         "inkop", "zakup", "zaopatrz", "hankinta", "qualitat", "magazzin", "magazyn",
+         "kundtjanst", "kundeservice", "mechaniker", "werkleit"),
     ),
     (
         "executive",
@@ -889,7 +923,7 @@ _DEPARTMENT_RULES: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = (
             "managing director", "managing partner", "founding partner", "partner",
             "general manager", "directeur general", "directrice generale", "director general",
             "directora general", "diretor geral", "diretora geral", "pdg", "dg", "gf",
-            "chairman", "chairwoman", "chairperson", "chief of staff", "country manager",
+            "chairman", "chairwoman", "chairperson", "chiefofstaff", "country manager",
             "gerant", "gerante", "fondateur", "fondatrice", "cofondateur", "cofondatrice",
             "co fondateur", "co fondatrice", "associe gerant", "fundador", "fundadora",
             "cofundador", "cofundadora", "socio fundador", "gerente general",
@@ -905,7 +939,11 @@ _DEPARTMENT_RULES: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = (
             "wspolzalozyciel", "verkstallande direktor", "administrerende direktor",
             "toimitusjohtaja", "agare", "ejer", "eier", "zarzad", "zarzadu",
             "asistente de direccion", "assistente di direzione", "diretor executivo",
-            "diretora executiva", "socio diretor", "socia diretora",
+            "diretora executiva", "socio diretor", "socia diretora", "executive director",
+            "country director", "strategy", "presidenta", "amministratrice delegata",
+            "secretaire de direction", "asistente de gerencia", "gerencia",
+            "chef d entreprise", "daglig leder", "perustaja", "board member",
+            "directeur grootaandeelhouder",
         }),
         ("geschaftsfuhr", "geschaeftsfuehr", "inhaber", "vorstand", "grunder", "gruender",
          "geschaftsleit", "direktionsassist"),

@@ -3,8 +3,10 @@ seniority and department accuracy overall and per language, and the misses.
 
     .venv/bin/python -m tests.load.titles [--misses]
 
-`titles.csv` (638 titles) was used while building the keyword rules; `titles_holdout.csv`
-was labelled separately and never used to tune them, so its figure is the honest one.
+Four sets, each labelled without looking at the classifier. The keyword rules were built
+on `titles.csv`, then widened on `titles_holdout.csv` and `titles_holdout2.csv` once each
+had been measured as held out (93.6% and 92.6% seniority then); `titles_holdout3.csv` has
+never been used to change a rule, so its figure is the honest one.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from pathlib import Path
 from services.enrich.enrichment import classify_title
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+TUNED = ("titles.csv", "titles_holdout.csv", "titles_holdout2.csv")
+HELD_OUT = "titles_holdout3.csv"
 
 
 def evaluate(path: Path) -> dict[str, object]:
@@ -43,12 +47,13 @@ def evaluate(path: Path) -> dict[str, object]:
 
 
 def main() -> None:
-    for name in ("titles.csv", "titles_holdout.csv"):
+    for name in TUNED + (HELD_OUT,):
         path = FIXTURES / name
         if not path.exists():
             continue
         result = evaluate(path)
-        print(f"{name}: {result['n']} titles, seniority {result['seniority']:.1%}, "
+        role = "held out, never tuned on" if name == HELD_OUT else "used to tune the rules"
+        print(f"{name} ({role}): {result['n']} titles, seniority {result['seniority']:.1%}, "
               f"department {result['department']:.1%}")
         for language, (n, s_ok, d_ok) in sorted(result["per_language"].items(),  # type: ignore[union-attr]
                                                 key=lambda kv: -kv[1][0]):

@@ -5,20 +5,20 @@ from __future__ import annotations
 
 import pytest
 
-from tests.load.titles import FIXTURES, evaluate
+from tests.load.titles import FIXTURES, HELD_OUT, TUNED, evaluate
 
 
-def test_the_labelled_set_is_classified_at_least_95_percent_right_on_seniority() -> None:
-    result = evaluate(FIXTURES / "titles.csv")
+@pytest.mark.parametrize("name", TUNED)
+def test_each_labelled_set_is_classified_at_least_95_percent_right_on_seniority(
+    name: str,
+) -> None:
+    result = evaluate(FIXTURES / name)
     assert result["n"] >= 300
     assert result["seniority"] >= 0.95, result["misses"]
     assert result["department"] >= 0.90, result["misses"]
 
 
 def test_the_held_out_set_never_used_for_tuning_stays_above_90_percent() -> None:
-    path = FIXTURES / "titles_holdout.csv"
-    if not path.exists():
-        pytest.fail("tests/fixtures/titles_holdout.csv is missing")
-    result = evaluate(path)
-    assert result["n"] >= 200
+    result = evaluate(FIXTURES / HELD_OUT)
+    assert result["n"] >= 300
     assert result["seniority"] >= 0.90, result["misses"]
