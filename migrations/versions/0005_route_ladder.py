@@ -1,4 +1,5 @@
-"""Route's SLA ladder, sticky owners and notifications: reminder times on each SLA timer,
+"""Route's SLA ladder, sticky owners and notifications: reminder times on each SLA timer
+(and a `rejected` state for a clock a rep's rejection stopped),
 the person key on each assignment (a returning person finds the rep who holds them), and
 an outbox of team notifications sent after the decision commits.
 
@@ -14,6 +15,9 @@ branch_labels = None
 depends_on = None
 
 UPGRADE = """
+ALTER TABLE route.sla_timers DROP CONSTRAINT sla_timers_state_check;
+ALTER TABLE route.sla_timers ADD CONSTRAINT sla_timers_state_check
+    CHECK (state IN ('open', 'met', 'breached', 'superseded', 'rejected'));
 ALTER TABLE route.sla_timers ADD COLUMN warn_ats timestamptz[] NOT NULL DEFAULT '{}';
 ALTER TABLE route.sla_timers ADD COLUMN warnings int NOT NULL DEFAULT 0;
 ALTER TABLE route.sla_timers ADD COLUMN next_warn_at timestamptz;
@@ -46,7 +50,11 @@ ALTER TABLE route.assignments DROP COLUMN person_key;
 DROP INDEX route.sla_timers_warn;
 ALTER TABLE route.sla_timers DROP COLUMN next_warn_at;
 ALTER TABLE route.sla_timers DROP COLUMN warnings;
-ALTER TABLE route.sla_timers DROP COLUMN warn_ats
+ALTER TABLE route.sla_timers DROP COLUMN warn_ats;
+UPDATE route.sla_timers SET state = 'superseded' WHERE state = 'rejected';
+ALTER TABLE route.sla_timers DROP CONSTRAINT sla_timers_state_check;
+ALTER TABLE route.sla_timers ADD CONSTRAINT sla_timers_state_check
+    CHECK (state IN ('open', 'met', 'breached', 'superseded'))
 """
 
 
