@@ -247,6 +247,79 @@ def cmd_score_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_route_test(args: argparse.Namespace) -> int:
+    settings = connected_settings()
+    _need(settings, database=True)
+    from services.route.tools import route_test
+
+    result = asyncio.run(route_test(settings, Path(args.lead),
+                                    Path(args.org) if args.org else None))
+    lead, decision = result.lead, result.decision
+    if args.json:
+        print(json.dumps({"lead_id": lead["lead_id"], "assignment": decision.assignment,
+                          "decision": decision.record(result.org.version),
+                          "notes": result.notes}, indent=2, default=str))
+        return 0
+    score = lead.get("score") or {}
+    contact = lead.get("contact") or {}
+    print(f"lead {lead['lead_id']} ({contact.get('email') or contact.get('phone') or '-'}): "
+          f"{score.get('points')} points, {score.get('temperature')}, {score.get('stage')}")
+    for note in result.notes:
+        print(f"  ({note})")
+    print(f"org file {result.org.version}" + (f" from {args.org}" if args.org else " (live)"))
+    print("rules tried:")
+    for step in decision.trace:
+        extra = (f" rep {step['rep_id']}" + (f", passed over: {step['passed_over']}"
+                                             if step.get("passed_over") else "")
+                 if "rep_id" in step else "")
+        print(f"  {step['rule']:<24} {'matched' if step['matched'] else 'no'}{extra}")
+    if decision.candidates:
+        print("candidates:")
+        for c in decision.candidates:
+            print(f"  {c['rep_id']:<24} {c['passed_over'] or 'chosen'}")
+    a = decision.assignment
+    where = {"rep": lambda: f"rep {a.get('rep_id')} ({a.get('team_id')})",
+             "nurture": lambda: f"nurture track {a.get('track')}",
+             "queue": lambda: f"queue {a.get('queue')}"}[a["kind"]]()
+    print(f"decision: {where}; rule {a.get('rule')}, reason {a.get('reason')}"
+          + (f", strategy {a['strategy']}" if a.get("strategy") else ""))
+    if a.get("sla"):
+        sla = a["sla"]
+        print(f"SLA: {sla['temperature']}, due {sla['due_at']} ({sla['clock']} clock)"
+              + (f", reminders at {', '.join(sla['warn_at'])}" if sla.get("warn_at") else ""))
+    if decision.rotation is not None:
+        print(f"rotation after: {decision.rotation.team_id} last rep "
+              f"{decision.rotation.last_rep_id}, turn {decision.rotation.turns}")
+    print("a dry run: nothing was assigned, stored or published")
+    return 0
+
+
+def cmd_route_replay(args: argparse.Namespace) -> int:
+    settings = connected_settings()
+    _need(settings, database=True)
+    from services.route.tools import route_replay
+    from shared.org import parse_duration
+
+    try:
+        since = parse_duration(args.since)
+    except ValueError as exc:
+        raise ConfigError(f"--since: {exc}") from None
+    result = asyncio.run(route_replay(settings, since, Path(args.org)))
+    print(f"replayed {result.leads} lead(s) first routed since {result.since.isoformat()} "
+          f"under the live org file {result.live_version} and {args.org} "
+          f"({result.candidate_version})")
+    print(f"{result.moved} would go elsewhere"
+          + (":" if result.moved else ""))
+    for (before, after), n in result.transitions.most_common():
+        print(f"  {before} -> {after}: {n}")
+    if result.examples:
+        print("examples:")
+    for e in result.examples:
+        print(f"  {e['lead_id']} (routed {e['routed_at']}): {e['before']} -> {e['after']} "
+              f"(rule {e['rule_before']} -> {e['rule_after']}, {e['reason_after']})")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="leadflow", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -283,6 +356,20 @@ def parser() -> argparse.ArgumentParser:
                              "change for the stored leads (read-only)")
     a.add_argument("file")
     a.set_defaults(func=cmd_score_compare)
+
+    s = sub.add_parser("route", help="routing: test a lead, replay a candidate org file")
+    route_sub = s.add_subparsers(dest="action", required=True)
+    a = route_sub.add_parser("test", help="the decision a lead would get now (a dry run)")
+    a.add_argument("--lead", required=True, metavar="FILE.json",
+                   help="a lead, an event from `leadflow tail --raw`, or a POST /v1/leads body")
+    a.add_argument("--org", metavar="ORG_FILE", help="decide under this org file instead")
+    a.add_argument("--json", action="store_true", help="print the decision record as JSON")
+    a.set_defaults(func=cmd_route_test)
+    a = route_sub.add_parser("replay", help="how many recent leads a candidate org file "
+                             "would send elsewhere (read-only)")
+    a.add_argument("--since", default="7d", help="how far back, e.g. 7d, 12h (default 7d)")
+    a.add_argument("--org", required=True, metavar="NEW_ORG_FILE")
+    a.set_defaults(func=cmd_route_replay)
 
     s = sub.add_parser("capture", help="accepted leads: trace and replay")
     cap_sub = s.add_subparsers(dest="action", required=True)

@@ -5,7 +5,7 @@ timers and the journey log."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -33,9 +33,21 @@ async def lock_rotations(conn: AsyncConnection, team_ids: list[str]) -> dict[str
         "SELECT team_id, last_rep_id, turns, state FROM route.rotations "
         "WHERE team_id = ANY(CAST(:t AS text[])) ORDER BY team_id FOR UPDATE"),
         {"t": team_ids})).all()
-    return {r.team_id: Rotation(r.team_id, r.last_rep_id, r.turns,
-                                dict((r.state or {}).get("credits", {})),
-                                (r.state or {}).get("last_position")) for r in rows}
+    return {r.team_id: _rotation(r) for r in rows}
+
+
+async def read_rotations(conn: AsyncConnection, team_ids: list[str]) -> dict[str, Rotation]:
+    """The teams' rotation state without locking it (for a dry run)."""
+    rows = (await conn.execute(text(
+        "SELECT team_id, last_rep_id, turns, state FROM route.rotations "
+        "WHERE team_id = ANY(CAST(:t AS text[]))"), {"t": sorted(set(team_ids))})).all()
+    return {r.team_id: _rotation(r) for r in rows}
+
+
+def _rotation(r: Any) -> Rotation:
+    return Rotation(r.team_id, r.last_rep_id, r.turns,
+                    dict((r.state or {}).get("credits", {})),
+                    (r.state or {}).get("last_position"))
 
 
 async def save_rotations(conn: AsyncConnection, rotations: list[Rotation]) -> None:
@@ -301,6 +313,37 @@ async def holders(conn: AsyncConnection, person_keys: list[str], since: datetime
         ORDER BY a.person_key, a.assigned_at DESC"""),
         {"p": sorted(set(person_keys)), "since": since})).all()
     return {r.person_key: (r.rep_id, r.team_id) for r in rows}
+
+
+@dataclass
+class PastHolders:
+    """Rep assignments of a set of persons, to ask who held a person at a past instant."""
+
+    window: timedelta
+    by_person: dict[str, list[tuple[datetime, str, str]]]  # (at, lead_id, rep_id), in order
+
+    def holder(self, person_key: str | None, lead_id: str, at: datetime) -> str | None:
+        found = None
+        for assigned_at, other, rep_id in self.by_person.get(person_key or "", []):
+            if assigned_at >= at:
+                break
+            if other != lead_id and assigned_at >= at - self.window:
+                found = rep_id
+        return found
+
+
+async def holders_before(conn: AsyncConnection, person_keys: list[str], since: datetime,
+                         window: timedelta) -> PastHolders:
+    rows = (await conn.execute(text("""
+        SELECT person_key, assigned_at, lead_id, rep_id FROM route.assignments
+        WHERE person_key = ANY(CAST(:p AS text[])) AND rep_id IS NOT NULL
+          AND assigned_at >= :since
+        ORDER BY person_key, assigned_at"""), {"p": sorted(set(person_keys)), "since": since})
+    ).all()
+    by_person: dict[str, list[tuple[datetime, str, str]]] = {}
+    for r in rows:
+        by_person.setdefault(r.person_key, []).append((r.assigned_at, str(r.lead_id), r.rep_id))
+    return PastHolders(window, by_person)
 
 
 @dataclass

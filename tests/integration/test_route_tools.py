@@ -1,0 +1,119 @@
+"""`leadflow route test` and `leadflow route replay` on the real database: the decision a
+lead would get, with nothing written, and what a candidate org file would change."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import text
+
+from services.route.handlers import handle_route_batch
+from services.route.tools import route_replay, route_test
+from shared import cli
+from shared.service import Runtime
+from shared.settings import Settings
+from tests.builders import demo_org_open_all_hours
+from tests.integration.test_route import scored
+
+
+async def written(rt: Runtime) -> tuple[int, int, object]:
+    async with rt.engine.connect() as conn:
+        assignments = (await conn.execute(text("SELECT count(*) FROM route.assignments"))
+                       ).scalar()
+        timers = (await conn.execute(text("SELECT count(*) FROM route.sla_timers"))).scalar()
+        rotations = (await conn.execute(text(
+            "SELECT json_agg(r ORDER BY team_id)::text FROM route.rotations r"))).scalar()
+    return int(assignments or 0), int(timers or 0), rotations
+
+
+def candidate_org(directory: Path) -> Path:
+    """The demo org with enterprise-sized warm and hot leads sent to midmarket instead."""
+    document = yaml.safe_load(demo_org_open_all_hours(directory).read_text())
+    document["routing"]["rules"][0]["to"] = {"team": "midmarket"}
+    path = directory / "org-candidate.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+async def test_route_test_prints_the_decision_and_writes_nothing(
+    settings: Settings, tmp_path: Path,
+) -> None:
+    rt = await Runtime.start("route", settings)
+    try:
+        await handle_route_batch([scored("tools-warmup@big-co.example")], rt)
+        before = await written(rt)
+        body = tmp_path / "lead.json"
+        body.write_text(json.dumps({
+            "email": "dana@globex.example", "full_name": "Dana Ng", "job_title": "VP Sales",
+            "company": {"name": "Globex", "employees": 800, "industry": "software"},
+            "country": "US", "activities": [{"type": "demo_request",
+                                             "at": "2026-11-23T10:00:00Z"}]}))
+        result = await route_test(settings, body)
+        assert result.decision.assignment["kind"] == "rep"
+        assert result.decision.assignment["team_id"] == "enterprise"
+        assert result.decision.assignment["sla"]["temperature"] == "hot"
+        assert result.lead["title"]["seniority"] == "vp"
+        assert any("normalized" in n for n in result.notes)
+        elsewhere = await route_test(settings, body, candidate_org(tmp_path))
+        assert elsewhere.decision.assignment["team_id"] == "midmarket"
+        event = tmp_path / "event.json"  # an event as `leadflow tail --raw` prints it
+        event.write_text(json.dumps(scored("from-an-event@big-co.example").to_dict()))
+        assert (await route_test(settings, event)).decision.assignment["kind"] == "rep"
+        assert await written(rt) == before
+    finally:
+        await rt.close()
+
+
+async def test_route_replay_counts_leads_a_candidate_would_send_elsewhere(
+    settings: Settings, tmp_path: Path,
+) -> None:
+    rt = await Runtime.start("route", settings)
+    try:
+        big = [scored(f"replay{i}@big-co.example") for i in range(5)]
+        cold = [scored(f"replay-cold{i}@small.example", temperature="cold", employees=5)
+                for i in range(3)]
+        await handle_route_batch(big + cold, rt)
+        before = await written(rt)
+        result = await route_replay(settings, timedelta(days=7), candidate_org(tmp_path))
+        assert result.leads >= 8
+        assert result.transitions[("team enterprise", "team midmarket")] >= 5
+        assert result.moved == sum(result.transitions.values())
+        assert 0 < len(result.examples) <= 10
+        assert all(e["rule_before"] == "enterprise" for e in result.examples)
+        same = await route_replay(settings, timedelta(days=7),
+                                  demo_org_open_all_hours(tmp_path))
+        assert same.moved == 0 and same.leads == result.leads
+        assert await written(rt) == before
+    finally:
+        await rt.close()
+
+
+def test_the_route_commands_print_and_name_bad_input(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    body = tmp_path / "lead.json"
+    body.write_text(json.dumps({"email": "sam@gmail.com"}))
+    args = cli.parser().parse_args(["route", "test", "--lead", str(body)])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert "decision: nurture track newsletter" in out and "dry run" in out
+    args = cli.parser().parse_args(["route", "replay", "--since", "2d",
+                                    "--org", str(candidate_org(tmp_path))])
+    assert args.func(args) == 0
+    assert "would go elsewhere" in capsys.readouterr().out
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"email": "not an address"}))
+    args = cli.parser().parse_args(["route", "test", "--lead", str(bad)])
+    with pytest.raises(cli.ConfigError, match="not a valid lead"):
+        args.func(args)
+    args = cli.parser().parse_args(["route", "replay", "--since", "a week",
+                                    "--org", str(candidate_org(tmp_path))])
+    with pytest.raises(cli.ConfigError, match="--since"):
+        args.func(args)
