@@ -799,3 +799,99 @@ def test_an_account_owner_whose_team_is_closed_is_passed_over_for_an_open_team()
     owner_step = next(t for t in decision.trace if t["rule"] == "account_owner_first")
     assert owner_step == {"rule": "account_owner_first", "matched": False, "rep_id": "ana",
                           "passed_over": "off_hours"}
+
+
+# --- fairness over thousands of assignments, reps joining and leaving -------------------
+
+def restarted(rotation: Rotation) -> Rotation:
+    """The rotation as route stores and reloads it (a restart, or another replica)."""
+    record = Decision({}, [], [], rotation).record("v")["rotation"]
+    return Rotation(record["team_id"], record["last_rep_id"], record["turns"],
+                    dict(record["credits"]), record["last_position"])
+
+
+@pytest.mark.parametrize("strategy", ["round_robin", "weighted"])
+@pytest.mark.parametrize("seed", [7, 8])
+def test_fairness_survives_reps_joining_leaving_time_off_and_restarts(
+    strategy: str, seed: int
+) -> None:
+    """6000 assignments; every step the rotation is stored and reloaded (restarts, other
+    replicas); about every 40 assignments a rep joins or leaves the team (a new org file),
+    and about every 20 one goes out of office or comes back. Verified:
+
+    1. no lead goes to a rep who is away or not in the team;
+    2. while the team and who is away stay the same, each rep's count over any stretch
+       stays within 2 of its weighted share (round robin: weight 1 each, and every full
+       rotation window gives each rep exactly one);
+    3. a rep who joins or comes back gets no burst: at most 2 more leads than its share
+       over its first rotation-length window back, and one lead within that window;
+    4. no rotation silently resets: a change of team never sends the next lead to the
+       first rep in the file unless round robin's order says so.
+    """
+    rng = random.Random(seed)
+    pool = {f"rep{i}": (i % 3) + 1 if strategy == "weighted" else 1 for i in range(10)}
+    members = list(pool)[:5]
+    out: set[str] = set()
+    rotation = Rotation("t")
+    teams: dict[tuple[str, ...], Team] = {}
+    log: list[tuple[str, tuple[str, ...], frozenset[str]]] = []
+    for _ in range(6000):
+        if rng.random() < 1 / 40:
+            outside = [r for r in pool if r not in members]
+            if outside and (len(members) <= 3 or rng.random() < 0.5):
+                members.insert(rng.randrange(len(members) + 1), rng.choice(outside))
+            else:
+                leaving = rng.choice(members)
+                members.remove(leaving)
+                out.discard(leaving)
+                if not set(members) - out:
+                    out.pop()  # somebody is always in
+        if rng.random() < 1 / 20:
+            who = rng.choice(members)
+            if who in out:
+                out.discard(who)
+            elif len(out) < len(members) - 1:
+                out.add(who)
+        key = tuple(members)
+        if key not in teams:
+            teams[key] = rr_team(*(rep(r, weight=pool[r]) for r in members), strategy=strategy)
+        team_ = teams[key]
+        before = restarted(rotation)
+        chosen, rotation, candidates = choose_rep(team_, before, away(*out), NOW)
+        assert chosen is not None
+        assert chosen.id in members and chosen.id not in out  # 1
+        if strategy == "round_robin":  # 4: the next eligible rep after the last one
+            eligible = [c["rep_id"] for c in candidates if c["passed_over"] != "out_of_office"]
+            assert chosen.id == eligible[0]
+        log.append((chosen.id, tuple(members), frozenset(out)))
+
+    stretches: list[tuple[tuple[str, ...], frozenset[str], list[str]]] = []
+    for chosen_id, team_now, away_now in log:
+        if not stretches or stretches[-1][:2] != (team_now, away_now):
+            stretches.append((team_now, away_now, []))
+        stretches[-1][2].append(chosen_id)
+    assert len(stretches) > 300
+    for team_now, away_now, picks in stretches:  # 2
+        here = {r: pool[r] for r in team_now if r not in away_now}
+        total = sum(here.values())
+        for start in range(len(picks)):
+            counts: Counter[str] = Counter()
+            for length, who in enumerate(picks[start:start + 2 * total], start=1):
+                counts[who] += 1
+                assert all(abs(counts[r] - length * w / total) <= 2 for r, w in here.items())
+                if strategy == "round_robin" and length == total:
+                    assert counts == dict.fromkeys(here, 1)
+
+    for i in range(1, len(log)):  # 3
+        previous_here = set(log[i - 1][1]) - log[i - 1][2]
+        here_now = set(log[i][1]) - log[i][2]
+        for arrived in here_now - previous_here:
+            window = log[i:i + len(here_now)]
+            if any(set(m) - a != here_now for _, m, a in window):
+                continue  # the team changed again within the window
+            total = sum(pool[r] for r in here_now)
+            got = sum(1 for c, _, _ in window if c == arrived)
+            share = len(window) * pool[arrived] / total
+            assert got <= share + 2
+            if strategy == "round_robin":
+                assert got == 1
