@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import orjson
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -254,7 +255,8 @@ class Capture:
             try:
                 async with asyncio.timeout(PUBLISH_TIMEOUT_S):
                     await self.rt.publisher.publish(out)
-            except (TimeoutError, RetryableError) as exc:
+            except (TimeoutError, RetryableError, KafkaError) as exc:
+                # Any broker error means no acknowledgement: the sender retries.
                 log.warning("broker did not acknowledge %d lead(s): %r", len(out), exc)
                 return [_unavailable(provider, "broker unavailable; retry later")
                         ] * len(leads)
@@ -385,7 +387,7 @@ async def accept_activities(capture: Capture, headers: Mapping[str, str], body: 
     try:
         async with asyncio.timeout(PUBLISH_TIMEOUT_S):
             await capture.rt.publisher.publish(out)
-    except (TimeoutError, RetryableError) as exc:
+    except (TimeoutError, RetryableError, KafkaError) as exc:
         log.warning("broker did not acknowledge %d activities: %r", len(out), exc)
         return _unavailable(provider, "broker unavailable; retry later")
     metrics.LEADS_RECEIVED.labels(provider, "accepted").inc(len(out))

@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from services.route import store
 from services.route.handlers import Observations, accept_lead, reject_lead, touch_lead
+from services.route.routing import rep_problem
 from shared import db
 from shared.auth import bearer_ok, lead_id_param, require_bearer, token_matches
 from shared.service import Runtime
@@ -147,12 +148,18 @@ def build_router(rt: Runtime) -> APIRouter:
         async with db.connection(rt.engine) as conn:
             org = await rt.org.current(conn)
             avail = await store.load_availability(conn)
-        today = rt.now().date()
-        return [{"rep_id": rep.id, "name": rep.name, "team_id": team.id,
-                 "available": rep.id not in avail.unavailable,
-                 "on_leave": rep.on_leave(today), "capacity": rep.capacity,
-                 "open_assignments": avail.open_counts.get(rep.id, 0)}
-                for team in org.teams for rep in team.reps]
+        now = rt.now()
+        reps = []
+        for team in org.teams:
+            for rep in team.reps:
+                problem = rep_problem(rep, team, avail, now, frozenset())
+                reps.append({"rep_id": rep.id, "name": rep.name, "team_id": team.id,
+                             "available": rep.id not in avail.unavailable,
+                             "on_leave": rep.on_leave(now.astimezone(team.zone).date()),
+                             "capacity": rep.capacity,
+                             "open_assignments": avail.open_counts.get(rep.id, 0),
+                             "eligible_now": problem is None, "why_not": problem})
+        return reps
 
     @guarded.patch("/v1/reps/{rep_id}", summary="Mark a rep available or out of office")
     async def patch_rep(rep_id: str, body: RepPatch) -> dict[str, Any]:
