@@ -44,7 +44,7 @@ def route_loop(rt: Runtime) -> ConsumeLoop:
 async def assignments(rt: Runtime, lead_ids: list[str]) -> list[Any]:
     async with rt.engine.connect() as conn:
         return list((await conn.execute(text(
-            "SELECT lead_id, attempt, kind, rep_id FROM route.assignments "
+            "SELECT lead_id, attempt, kind, rep_id, reason, strategy FROM route.assignments "
             "WHERE lead_id = ANY(CAST(:i AS uuid[])) ORDER BY lead_id, attempt"),
             {"i": lead_ids})).all())
 

@@ -26,7 +26,7 @@ from shared.orgstore import apply_org
 from shared.service import Runtime, make_app
 from shared.settings import Settings
 from tests.builders import demo_org_open_all_hours
-from tests.integration.test_route import scored
+from tests.integration.test_route import assignments, scored
 from tests.kafka_tools import read_topic, values
 
 HOOK = "http://hooks.example/enterprise"
@@ -55,14 +55,6 @@ async def route_with_ladder(settings: Settings, replicas: int = 1
         await apply_org(runtimes[0].engine, demo_org_open_all_hours(settings.data_dir))
         for rt in runtimes:
             await rt.close()
-
-
-async def assignments(rt: Runtime, lead_ids: list[str]) -> list[Any]:
-    async with rt.engine.connect() as conn:
-        return list((await conn.execute(text(
-            "SELECT lead_id, attempt, kind, rep_id, reason, strategy FROM route.assignments "
-            "WHERE lead_id = ANY(CAST(:i AS uuid[])) ORDER BY lead_id, attempt"),
-            {"i": lead_ids})).all())
 
 
 async def timer_rows(rt: Runtime, lead_id: str) -> list[Any]:
