@@ -265,7 +265,7 @@ def cmd_route_test(args: argparse.Namespace) -> int:
     print(f"lead {lead['lead_id']} ({contact.get('email') or contact.get('phone') or '-'}): "
           f"{score.get('points')} points, {score.get('temperature')}, {score.get('stage')}")
     for note in result.notes:
-        print(f"  ({note})")
+        print(f"  note: {note}")
     print(f"org file {result.org.version}" + (f" from {args.org}" if args.org else " (live)"))
     print("rules tried:")
     for step in decision.trace:
