@@ -80,6 +80,28 @@ class Parts:
     wrap: Callable[[Any], Any] | None = None
 
 
+async def drain_until_stopped(stop: asyncio.Event, what: str, tick_s: float,
+                              work: Callable[[], Awaitable[int]], batch: int,
+                              transient: tuple[type[BaseException], ...] = ()) -> None:
+    """Call `work` (which handles up to `batch` due items and returns how many) every
+    `tick_s` until `stop` is set; again at once while it finds full batches, and with
+    backoff (doubling, at most 5 s) after a transient fault."""
+    from shared.errors import RetryableError
+
+    delay = tick_s
+    while not stop.is_set():
+        try:
+            done = await work()
+            delay = tick_s
+        except (RetryableError, TimeoutError, *transient) as exc:
+            log.warning("%s: transient fault (%s); retrying", what, exc)
+            done, delay = 0, min(delay * 2, 5.0)
+        if done >= batch:
+            continue
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+
+
 async def broker_reachable(producer: AIOKafkaProducer) -> bool:
     try:
         await asyncio.wait_for(producer.client.fetch_all_metadata(), 2.0)

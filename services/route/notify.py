@@ -19,9 +19,8 @@ import httpx
 
 from services.route import store
 from shared import db, metrics
-from shared.errors import RetryableError
 from shared.org import OrgFile
-from shared.service import Runtime
+from shared.service import Runtime, drain_until_stopped
 
 log = logging.getLogger("leadflow.route.notify")
 
@@ -128,17 +127,6 @@ async def send_due(rt: Runtime, client: httpx.AsyncClient, now: datetime) -> int
 async def run_notifier(rt: Runtime, stop: asyncio.Event,
                        transport: httpx.AsyncBaseTransport | None = None) -> None:
     async with httpx.AsyncClient(transport=transport, follow_redirects=False) as client:
-        delay = rt.settings.sla_tick_s
-        while not stop.is_set():
-            try:
-                sent = await send_due(rt, client, rt.now())
-                delay = rt.settings.sla_tick_s
-            except (RetryableError, TimeoutError, OSError) as exc:
-                log.warning("notifications: transient fault (%s); retrying", exc)
-                sent, delay = 0, min(delay * 2, 5.0)
-            if sent >= BATCH:
-                continue
-            try:
-                await asyncio.wait_for(stop.wait(), delay)
-            except TimeoutError:
-                pass
+        await drain_until_stopped(stop, "notifications", rt.settings.sla_tick_s,
+                                  lambda: send_due(rt, client, rt.now()), BATCH,
+                                  transient=(OSError,))

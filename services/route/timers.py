@@ -10,7 +10,6 @@ same event ids.
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import datetime
 from typing import Any
 
@@ -20,12 +19,9 @@ from services.route.notify import notification
 from services.route.routing import Availability, Rotation, choose_rep
 from services.route.sla import decide_escalation
 from shared import db, metrics, topics
-from shared.errors import RetryableError
 from shared.events import Outgoing, derived_id, make_event
 from shared.org import OrgFile
-from shared.service import Runtime
-
-log = logging.getLogger("leadflow.route.timers")
+from shared.service import Runtime, drain_until_stopped
 
 SERVICE = "route"
 CLAIM_LIMIT = 200
@@ -174,19 +170,8 @@ async def fire_due_warnings(rt: Runtime, now: datetime) -> int:
 
 
 async def run_timers(rt: Runtime, stop: asyncio.Event) -> None:
-    delay = rt.settings.sla_tick_s
-    while not stop.is_set():
-        try:
-            fired = await fire_due_timers(rt, rt.now())
-            fired = max(fired, await fire_due_warnings(rt, rt.now()))
-            delay = rt.settings.sla_tick_s
-        except (RetryableError, TimeoutError) as exc:
-            log.warning("SLA timers: transient fault (%s); retrying", exc)
-            fired = 0
-            delay = min(delay * 2, 5.0)
-        if fired >= CLAIM_LIMIT:
-            continue
-        try:
-            await asyncio.wait_for(stop.wait(), delay)
-        except TimeoutError:
-            pass
+    async def fire() -> int:
+        fired = await fire_due_timers(rt, rt.now())
+        return max(fired, await fire_due_warnings(rt, rt.now()))
+
+    await drain_until_stopped(stop, "SLA timers", rt.settings.sla_tick_s, fire, CLAIM_LIMIT)
