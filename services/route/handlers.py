@@ -72,6 +72,32 @@ def with_sla(assignment: dict[str, Any], lead: dict[str, Any], org: OrgFile,
                        temperature, tier.clock, now, due, warnings)
 
 
+@dataclass
+class Assigned:
+    """A new assignment of a lead: the row that records it, the event that announces it
+    on `leads.routed`, and its journey step."""
+
+    row: store.AssignmentRow
+    outgoing: Outgoing
+    journey: tuple[str, datetime, str, dict[str, Any], str]
+
+
+def assigned(lead: dict[str, Any], kind: str, step: str, org: OrgFile, at: datetime,
+             record: dict[str, Any], detail: dict[str, Any] | None = None) -> Assigned:
+    """`lead` carries its new `assignment`; one event id per lead and attempt, so a repeat
+    of the same decision is the same event."""
+    lead_id, assignment = lead["lead_id"], lead["assignment"]
+    attempt = assignment["attempt"]
+    event_id = derived_id(lead_id, "routed", str(attempt))
+    event = make_event(kind, SERVICE, lead, event_id=event_id, at=at)
+    return Assigned(
+        store.AssignmentRow(lead_id, assignment, org.version, event_id, at, record,
+                            event.encode(), lead["person_key"]),
+        Outgoing(topics.ROUTED, lead["person_key"], event),
+        (lead_id, at, step, assignment if detail is None else detail,
+         f"{lead_id}:{step}:{attempt}"))
+
+
 def needs_load_counts(org: OrgFile) -> bool:
     """Open-assignment counts matter only for capacity caps and least_loaded teams."""
     return any(t.strategy == "least_loaded" or any(r.capacity is not None for r in t.reps)
@@ -146,22 +172,20 @@ async def route_leads(conn: Any, org: OrgFile, leads: list[dict[str, Any]],
         lead["assignment"] = assignment
         lead["decision"] = short_decision(decision) | {"org_version": org.version}
         lead.setdefault("timings", {})["routed_at"] = now.isoformat()
-        event_id = derived_id(lead_id, "routed", str(attempt))
-        event = make_event(kind, SERVICE, lead, event_id=event_id, at=now)
         record = decision.record(org.version)
         if previous is not None:
             record = {**record, "cause": "rescored",
                       "previous": (previous.get("data") or {}).get("assignment")}
-        rows.append(store.AssignmentRow(lead_id, assignment, org.version, event_id, now,
-                                        record, event.encode(), lead["person_key"]))
-        journey.append((lead_id, now, step, assignment, f"{lead_id}:{step}:{attempt}"))
+        made = assigned(lead, kind, step, org, now, record)
+        rows.append(made.row)
+        journey.append(made.journey)
+        out.append(made.outgoing)
         fresh.append((lead, previous is None))
         if assignment["kind"] == "rep":
             held[lead["person_key"]] = (assignment["rep_id"], assignment["team_id"])
             note = notification(org, "assigned", lead, assignment, now)
             if note is not None:
                 notes.append(note)
-        out.append(Outgoing(topics.ROUTED, lead["person_key"], event))
     inserted = await store.insert_assignments(conn, rows)
     if len(inserted) != len(rows):
         # Only possible if another writer bypassed the rotation lock; refuse to publish a
@@ -284,20 +308,14 @@ async def reject_lead(conn: Any, org: OrgFile, lead: dict[str, Any], rep_id: str
     assignment["track" if dest.kind == "nurture" else "queue"] = dest.target
     await store.close_timers(conn, [(lead_id, int(current.get("attempt") or 1))], "rejected",
                              at)
-    lead = {**lead, "assignment": assignment}
-    event_id = derived_id(lead_id, "routed", str(attempt))
-    event = make_event("lead.reassigned", SERVICE, lead, event_id=event_id, at=at)
     record = {"cause": "rejected", "reason": reason, "previous": current,
               "org_version": org.version}
-    inserted = await store.insert_assignments(conn, [store.AssignmentRow(
-        lead_id, assignment, org.version, event_id, at, record, event.encode(),
-        lead["person_key"])])
-    if not inserted:
+    made = assigned({**lead, "assignment": assignment}, "lead.reassigned", "rejected", org,
+                    at, record, assignment["rejected"])
+    if not await store.insert_assignments(conn, [made.row]):
         raise db_conflict(1)
-    await store.add_journey(conn, [(lead_id, at, "rejected", assignment["rejected"],
-                                    f"{lead_id}:rejected:{attempt}")])
-    return RejectResult("rejected", [Outgoing(topics.ROUTED, lead["person_key"], event)],
-                        assignment)
+    await store.add_journey(conn, [made.journey])
+    return RejectResult("rejected", [made.outgoing], assignment)
 
 
 FEEDBACK = ("lead.touched", "lead.accepted", "lead.rejected")

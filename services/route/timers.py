@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from services.route import store
-from services.route.handlers import Observations, needs_load_counts, with_sla
+from services.route.handlers import Observations, assigned, needs_load_counts, with_sla
 from services.route.notify import notification
 from services.route.routing import Availability, Rotation, choose_rep
 from services.route.sla import decide_escalation
@@ -108,17 +108,14 @@ async def fire_due_timers(rt: Runtime, now: datetime) -> int:
                 avail.open_counts[timer.rep_id] = avail.open_counts.get(timer.rep_id, 0) + 1
                 obs.assignments.append((timer.team_id, assignment.get("strategy") or ""))
             lead["assignment"] = assignment
-            event_id = derived_id(lead_id, "routed", str(assignment["attempt"]))
-            event = make_event("lead.reassigned", SERVICE, lead, event_id=event_id, at=now)
             decision = {"cause": "sla_breached", "previous": current, "candidates": candidates,
                         "org_version": org.version}
-            rows.append(store.AssignmentRow(lead_id, assignment, org.version, event_id, now,
-                                            decision, event.encode(), person))
+            made = assigned(lead, "lead.reassigned", "reassigned", org, now, decision)
+            rows.append(made.row)
+            journey.append(made.journey)
+            out.append(made.outgoing)
             if assignment["kind"] == "rep":
                 notes.append(notification(org, "assigned", lead, assignment, now))
-            journey.append((lead_id, now, "reassigned", assignment,
-                            f"{lead_id}:reassigned:{assignment['attempt']}"))
-            out.append(Outgoing(topics.ROUTED, person, event))
         await store.close_timers(conn, [(str(t.lead_id), t.attempt) for t in due], "breached", now)
         await store.insert_assignments(conn, rows)
         await store.insert_timers(conn, timers)
