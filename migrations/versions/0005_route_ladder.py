@@ -1,7 +1,8 @@
 """Route's SLA ladder, sticky owners and notifications: reminder times on each SLA timer
-(and a `rejected` state for a clock a rep's rejection stopped),
-the person key on each assignment (a returning person finds the rep who holds them), and
-an outbox of team notifications sent after the decision commits.
+and how many were sent (the next is due at `warn_ats[warnings + 1]`, indexed), a
+`rejected` state for a clock a rep's rejection stopped, an index on each assignment's
+person key (a returning person finds the rep who holds them), and an outbox of team
+notifications sent after the decision commits.
 
 Revision ID: 0005
 Revises: 0004
@@ -20,12 +21,11 @@ ALTER TABLE route.sla_timers ADD CONSTRAINT sla_timers_state_check
     CHECK (state IN ('open', 'met', 'breached', 'superseded', 'rejected'));
 ALTER TABLE route.sla_timers ADD COLUMN warn_ats timestamptz[] NOT NULL DEFAULT '{}';
 ALTER TABLE route.sla_timers ADD COLUMN warnings int NOT NULL DEFAULT 0;
-ALTER TABLE route.sla_timers ADD COLUMN next_warn_at timestamptz;
-CREATE INDEX sla_timers_warn ON route.sla_timers (next_warn_at)
-    WHERE state = 'open' AND next_warn_at IS NOT NULL;
-ALTER TABLE route.assignments ADD COLUMN person_key text;
-CREATE INDEX assignments_person ON route.assignments (person_key, assigned_at DESC)
-    WHERE person_key IS NOT NULL AND rep_id IS NOT NULL;
+CREATE INDEX sla_timers_warn ON route.sla_timers ((warn_ats[warnings + 1]))
+    WHERE state = 'open';
+CREATE INDEX assignments_person
+    ON route.assignments ((event -> 'data' ->> 'person_key'), assigned_at DESC)
+    WHERE rep_id IS NOT NULL;
 CREATE TABLE route.notifications (
     id          bigserial PRIMARY KEY,
     dedupe      text NOT NULL UNIQUE,
@@ -46,9 +46,7 @@ CREATE INDEX notifications_due ON route.notifications (next_at) WHERE state = 'p
 DOWNGRADE = """
 DROP TABLE route.notifications;
 DROP INDEX route.assignments_person;
-ALTER TABLE route.assignments DROP COLUMN person_key;
 DROP INDEX route.sla_timers_warn;
-ALTER TABLE route.sla_timers DROP COLUMN next_warn_at;
 ALTER TABLE route.sla_timers DROP COLUMN warnings;
 ALTER TABLE route.sla_timers DROP COLUMN warn_ats;
 UPDATE route.sla_timers SET state = 'superseded' WHERE state = 'rejected';

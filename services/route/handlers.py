@@ -92,7 +92,7 @@ def assigned(lead: dict[str, Any], kind: str, step: str, org: OrgFile, at: datet
     event = make_event(kind, SERVICE, lead, event_id=event_id, at=at)
     return Assigned(
         store.AssignmentRow(lead_id, assignment, org.version, event_id, at, record,
-                            event.encode(), lead["person_key"]),
+                            event.encode()),
         Outgoing(topics.ROUTED, lead["person_key"], event),
         (lead_id, at, step, assignment if detail is None else detail,
          f"{lead_id}:{step}:{attempt}"))

@@ -116,7 +116,6 @@ class AssignmentRow:
     at: datetime
     decision: dict[str, Any]
     event: bytes  # the encoded event, exactly as published
-    person_key: str | None = None
 
 
 async def insert_assignments(conn: AsyncConnection, rows: list[AssignmentRow]) -> set[str]:
@@ -126,17 +125,15 @@ async def insert_assignments(conn: AsyncConnection, rows: list[AssignmentRow]) -
     a = [r.assignment for r in rows]
     result = await conn.execute(text("""
         INSERT INTO route.assignments (lead_id, attempt, kind, rep_id, team_id, track, queue,
-            rule, reason, strategy, org_version, event_id, assigned_at, decision, event,
-            person_key)
+            rule, reason, strategy, org_version, event_id, assigned_at, decision, event)
         SELECT CAST(i AS uuid), at, k, rep, team, tr, q, ru, re, st, ov, CAST(e AS uuid), ts,
-               CAST(d AS json), CAST(ev AS json), pk
+               CAST(d AS json), CAST(ev AS json)
         FROM unnest(CAST(:i AS text[]), CAST(:at AS int[]), CAST(:k AS text[]),
                     CAST(:rep AS text[]), CAST(:team AS text[]), CAST(:tr AS text[]),
                     CAST(:q AS text[]), CAST(:ru AS text[]), CAST(:re AS text[]),
                     CAST(:st AS text[]), CAST(:ov AS text[]), CAST(:e AS text[]),
-                    CAST(:ts AS timestamptz[]), CAST(:d AS text[]), CAST(:ev AS text[]),
-                    CAST(:pk AS text[]))
-             AS x(i, at, k, rep, team, tr, q, ru, re, st, ov, e, ts, d, ev, pk)
+                    CAST(:ts AS timestamptz[]), CAST(:d AS text[]), CAST(:ev AS text[]))
+             AS x(i, at, k, rep, team, tr, q, ru, re, st, ov, e, ts, d, ev)
         ON CONFLICT (lead_id, attempt) DO NOTHING
         RETURNING lead_id"""), {
         "i": [r.lead_id for r in rows], "at": [x["attempt"] for x in a],
@@ -146,7 +143,7 @@ async def insert_assignments(conn: AsyncConnection, rows: list[AssignmentRow]) -
         "re": [x.get("reason") for x in a], "st": [x.get("strategy") for x in a],
         "ov": [r.org_version for r in rows], "e": [r.event_id for r in rows],
         "ts": [r.at for r in rows], "d": [_json(r.decision) for r in rows],
-        "ev": [r.event.decode() for r in rows], "pk": [r.person_key for r in rows],
+        "ev": [r.event.decode() for r in rows],
     })
     return {str(x) for x in result.scalars().all()}
 
@@ -170,9 +167,8 @@ async def insert_timers(conn: AsyncConnection, timers: list[Timer]) -> None:
         return
     await conn.execute(text("""
         INSERT INTO route.sla_timers (lead_id, attempt, rep_id, team_id, temperature, clock,
-                                      started_at, due_at, warn_ats, next_warn_at)
-        SELECT i, a, r, t, tp, c, s, d, CAST(w AS timestamptz[]),
-               (CAST(w AS timestamptz[]))[1]
+                                      started_at, due_at, warn_ats)
+        SELECT i, a, r, t, tp, c, s, d, CAST(w AS timestamptz[])
         FROM unnest(CAST(:i AS uuid[]), CAST(:a AS int[]), CAST(:r AS text[]),
                     CAST(:t AS text[]), CAST(:tp AS text[]), CAST(:c AS text[]),
                     CAST(:s AS timestamptz[]), CAST(:d AS timestamptz[]), CAST(:w AS text[]))
@@ -198,8 +194,8 @@ async def claim_due_warnings(conn: AsyncConnection, now: datetime, limit: int) -
                a.event -> 'data' AS lead
         FROM route.sla_timers t
         JOIN route.assignments a ON a.lead_id = t.lead_id AND a.attempt = t.attempt
-        WHERE t.state = 'open' AND t.next_warn_at <= :now AND t.due_at > :now
-        ORDER BY t.next_warn_at
+        WHERE t.state = 'open' AND t.warn_ats[t.warnings + 1] <= :now AND t.due_at > :now
+        ORDER BY t.warn_ats[t.warnings + 1]
         LIMIT :limit
         FOR UPDATE OF t SKIP LOCKED"""), {"now": now, "limit": limit})).all())
 
@@ -209,7 +205,7 @@ async def mark_warned(conn: AsyncConnection, keys: list[tuple[str, int, int]]) -
     if not keys:
         return
     await conn.execute(text("""
-        UPDATE route.sla_timers t SET warnings = x.n, next_warn_at = t.warn_ats[x.n + 1]
+        UPDATE route.sla_timers t SET warnings = x.n
         FROM unnest(CAST(:i AS uuid[]), CAST(:a AS int[]), CAST(:n AS int[])) AS x(i, a, n)
         WHERE t.lead_id = x.i AND t.attempt = x.a"""),
         {"i": [k[0] for k in keys], "a": [k[1] for k in keys], "n": [k[2] for k in keys]})
@@ -304,13 +300,14 @@ async def holders(conn: AsyncConnection, person_keys: list[str], since: datetime
     if not person_keys:
         return {}
     rows = (await conn.execute(text("""
-        SELECT DISTINCT ON (a.person_key) a.person_key, a.rep_id, a.team_id
+        SELECT DISTINCT ON (a.event -> 'data' ->> 'person_key')
+               a.event -> 'data' ->> 'person_key' AS person_key, a.rep_id, a.team_id
         FROM route.assignments a
-        WHERE a.person_key = ANY(CAST(:p AS text[])) AND a.rep_id IS NOT NULL
-          AND a.assigned_at >= :since
+        WHERE (a.event -> 'data' ->> 'person_key') = ANY(CAST(:p AS text[]))
+          AND a.rep_id IS NOT NULL AND a.assigned_at >= :since
           AND NOT EXISTS (SELECT 1 FROM route.assignments b
                           WHERE b.lead_id = a.lead_id AND b.attempt > a.attempt)
-        ORDER BY a.person_key, a.assigned_at DESC"""),
+        ORDER BY a.event -> 'data' ->> 'person_key', a.assigned_at DESC"""),
         {"p": sorted(set(person_keys)), "since": since})).all()
     return {r.person_key: (r.rep_id, r.team_id) for r in rows}
 
@@ -335,10 +332,11 @@ class PastHolders:
 async def holders_before(conn: AsyncConnection, person_keys: list[str], since: datetime,
                          window: timedelta) -> PastHolders:
     rows = (await conn.execute(text("""
-        SELECT person_key, assigned_at, lead_id, rep_id FROM route.assignments
-        WHERE person_key = ANY(CAST(:p AS text[])) AND rep_id IS NOT NULL
-          AND assigned_at >= :since
-        ORDER BY person_key, assigned_at"""), {"p": sorted(set(person_keys)), "since": since})
+        SELECT event -> 'data' ->> 'person_key' AS person_key, assigned_at, lead_id, rep_id
+        FROM route.assignments
+        WHERE (event -> 'data' ->> 'person_key') = ANY(CAST(:p AS text[]))
+          AND rep_id IS NOT NULL AND assigned_at >= :since
+        ORDER BY 1, assigned_at"""), {"p": sorted(set(person_keys)), "since": since})
     ).all()
     by_person: dict[str, list[tuple[datetime, str, str]]] = {}
     for r in rows:

@@ -60,7 +60,8 @@ async def route_with_ladder(settings: Settings, replicas: int = 1
 async def timer_rows(rt: Runtime, lead_id: str) -> list[Any]:
     async with rt.engine.connect() as conn:
         return list((await conn.execute(text(
-            "SELECT attempt, state, warnings, next_warn_at, due_at FROM route.sla_timers "
+            "SELECT attempt, state, warnings, warn_ats[warnings + 1] AS next_warn_at, due_at "
+            "FROM route.sla_timers "
             "WHERE lead_id = CAST(:i AS uuid) ORDER BY attempt"), {"i": lead_id})).all())
 
 
