@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared import db, kafka, metrics  # noqa: F401 - every service exports every family
+from shared.errors import RetryableError
 from shared.events import utcnow
 from shared.loop import ConsumeLoop, Publisher
 from shared.orgstore import OrgCache
@@ -86,8 +87,6 @@ async def drain_until_stopped(stop: asyncio.Event, what: str, tick_s: float,
     """Call `work` (which handles up to `batch` due items and returns how many) every
     `tick_s` until `stop` is set; again at once while it finds full batches, and with
     backoff (doubling, at most 5 s) after a transient fault."""
-    from shared.errors import RetryableError
-
     delay = tick_s
     while not stop.is_set():
         try:
