@@ -27,7 +27,9 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.load.bench
 
 lint: $(STAMP)
-	$(BIN)/ruff check shared services tests
+	$(BIN)/ruff check leadflow shared services migrations tests
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .leadflow .pytest_cache

@@ -7,7 +7,7 @@ passes it on. Readers ignore fields they do not know, so every model ignores ext
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired, Required, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -161,6 +161,53 @@ class Lead(_Part):
     score: Score | None = None
     assignment: Assignment | None = None
     timings: Timings = Field(default_factory=Timings)
+
+
+# The lead and its assignment as plain dicts, the form in which they cross hops (an event's
+# `data`, a stored copy): checked by mypy, free at run time. `Lead` above is the validating
+# model capture applies once; every later hop passes the dict on, adding its section.
+# Sections stay loose mappings: readers ignore fields they do not know (DESIGN.md s.4).
+
+
+class SlaClockData(TypedDict):
+    temperature: str
+    due_at: str
+    clock: str
+    warn_at: NotRequired[list[str]]
+
+
+class AssignmentData(TypedDict, total=False):
+    kind: Literal["rep", "nurture", "queue"]
+    rep_id: str | None
+    team_id: str | None
+    track: str | None
+    queue: str | None
+    rule: str | None
+    reason: str | None
+    strategy: str | None
+    attempt: int
+    sla: SlaClockData | None
+    rejected: dict[str, Any]
+
+
+class LeadData(TypedDict, total=False):
+    lead_id: Required[str]
+    person_key: Required[str]
+    received_at: Required[str]
+    source: dict[str, Any]
+    contact: dict[str, Any]
+    company: dict[str, Any]
+    title: dict[str, Any]
+    country: str | None
+    consent: dict[str, Any]
+    activities: list[dict[str, Any]]
+    custom: dict[str, Any]
+    flags: dict[str, Any]
+    account: dict[str, Any] | None
+    enrichment: dict[str, Any] | None
+    score: dict[str, Any] | None
+    assignment: AssignmentData | None
+    timings: dict[str, Any]
 
 
 _SECTIONS = ("source", "contact", "company", "title", "consent", "custom", "flags", "timings")
