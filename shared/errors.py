@@ -20,3 +20,9 @@ class PermanentError(LeadflowError):
 
 class ConfigError(LeadflowError):
     """Settings or files that leadflow refuses to start with; the message says why."""
+
+
+class BrokerError(LeadflowError):
+    """The broker refused a request in a way that retrying at once will not fix (a record
+    too large, an authorization failure): the consume loop stops on it, capture answers
+    503 so the sender keeps the lead and tries again later."""

@@ -33,7 +33,8 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError, Ka
 from aiokafka.structs import OffsetAndMetadata
 
 from shared import kafka, metrics, topics
-from shared.errors import PermanentError, RetryableError
+from shared.backoff import Backoff
+from shared.errors import BrokerError, PermanentError, RetryableError
 from shared.events import CONTENT_TYPE_HEADER, Event, Outgoing, decode_event
 from shared.settings import Settings
 
@@ -74,7 +75,7 @@ class Publisher:
         once: a record acked before the fault may be written twice)."""
         if not records:
             return
-        delay = BACKOFF_START_S
+        backoff = Backoff(BACKOFF_START_S, BACKOFF_MAX_S)
         while True:
             try:
                 if len(records) < SMALL_PUBLISH:
@@ -89,10 +90,10 @@ class Publisher:
                 return
             except (KafkaError, OSError) as exc:
                 if not kafka.is_transient(exc):
-                    raise
+                    raise BrokerError(f"publish refused: {exc!r}") from exc
+                delay = backoff.next()
                 log.warning("publish failed (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, BACKOFF_MAX_S)
 
     async def _send_batches(
         self, records: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]],
@@ -193,6 +194,7 @@ class ConsumeLoop:
         starting.result()
         self._started.set()
         log.info("%s consuming %s as group %s", self.service, ", ".join(names), self.group_id)
+        backoff = Backoff(BACKOFF_START_S, BACKOFF_MAX_S)
         try:
             while not self.stopping:
                 try:
@@ -200,11 +202,13 @@ class ConsumeLoop:
                         timeout_ms=self.settings.poll_timeout_ms,
                         max_records=self.settings.max_batch,
                     )
+                    backoff.reset()
                 except KafkaError as exc:
                     if not kafka.is_transient(exc):
-                        raise
-                    log.warning("poll failed (%s); retrying", exc)
-                    await asyncio.sleep(0.5)
+                        raise BrokerError(f"poll refused: {exc!r}") from exc
+                    delay = backoff.next()
+                    log.warning("poll failed (%s); retrying in %.1fs", exc, delay)
+                    await asyncio.sleep(delay)
                     continue
                 records = [r for batch in polled.values() for r in batch]
                 if records:
@@ -292,17 +296,17 @@ class ConsumeLoop:
 
     async def _call_retrying(self, events: list[Event]) -> tuple[list[Outgoing], int]:
         """Call the handler; transient faults are retried with backoff, without limit."""
-        delay = BACKOFF_START_S
+        backoff = Backoff(BACKOFF_START_S, BACKOFF_MAX_S)
         retried = 0
         while True:
             try:
                 return await self.handler(events), retried
             except RetryableError as exc:
                 retried += len(events)
+                delay = backoff.next()
                 log.warning("%s: transient fault (%s); retrying in %.1fs",
                             self.service, exc, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, BACKOFF_MAX_S)
 
     def _dead_letter(
         self, dead: DeadLetter
@@ -325,7 +329,7 @@ class ConsumeLoop:
             tp = TopicPartition(r.topic, r.partition)
             if tp not in offsets or offsets[tp].offset <= r.offset:
                 offsets[tp] = OffsetAndMetadata(r.offset + 1, "")
-        delay = BACKOFF_START_S
+        backoff = Backoff(BACKOFF_START_S, BACKOFF_MAX_S)
         while True:
             try:
                 await self.consumer.commit(offsets)
@@ -337,10 +341,10 @@ class ConsumeLoop:
                 return
             except (KafkaError, OSError) as exc:
                 if not kafka.is_transient(exc):
-                    raise
+                    raise BrokerError(f"commit refused: {exc!r}") from exc
+                delay = backoff.next()
                 log.warning("commit failed (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, BACKOFF_MAX_S)
 
     def _report_lag(self, polled: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         assert self.consumer is not None

@@ -30,11 +30,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared import db, kafka, metrics  # noqa: F401 - every service exports every family
+from shared.backoff import Backoff
 from shared.errors import RetryableError
 from shared.events import utcnow
 from shared.loop import ConsumeLoop, Publisher
 from shared.orgstore import OrgCache
 from shared.settings import Settings
+
+DRAIN_BACKOFF_MAX_S = 5.0
 
 log = logging.getLogger("leadflow.service")
 
@@ -86,15 +89,18 @@ async def drain_until_stopped(stop: asyncio.Event, what: str, tick_s: float,
                               transient: tuple[type[BaseException], ...] = ()) -> None:
     """Call `work` (which handles up to `batch` due items and returns how many) every
     `tick_s` until `stop` is set; again at once while it finds full batches, and with
-    backoff (doubling, at most 5 s) after a transient fault."""
-    delay = tick_s
+    the shared backoff (from `tick_s`, at most 5 s) after a transient fault. Any other
+    exception is a bug and ends the task: the service's supervisor sees it."""
+    backoff = Backoff(tick_s, DRAIN_BACKOFF_MAX_S)
     while not stop.is_set():
         try:
             done = await work()
             delay = tick_s
+            backoff.reset()
         except (RetryableError, TimeoutError, *transient) as exc:
-            log.warning("%s: transient fault (%s); retrying", what, exc)
-            done, delay = 0, min(delay * 2, 5.0)
+            delay = backoff.next()
+            log.warning("%s: transient fault (%s); retrying in %.1fs", what, exc, delay)
+            done = 0
         if done >= batch:
             continue
         with contextlib.suppress(TimeoutError):
