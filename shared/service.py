@@ -14,12 +14,14 @@ import contextlib
 import gc
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Iterator
+import sys
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import uvicorn
+import uvloop
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -31,7 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared import db, kafka, metrics  # noqa: F401 - every service exports every family
 from shared.backoff import Backoff
-from shared.errors import RetryableError
+from shared.errors import ConfigError, RetryableError
 from shared.events import utcnow
 from shared.loop import ConsumeLoop, Publisher
 from shared.orgstore import OrgCache
@@ -78,7 +80,7 @@ class Parts:
 
     router: APIRouter | None = None
     loops: list[ConsumeLoop] = field(default_factory=list)
-    tasks: list[Callable[[asyncio.Event], Awaitable[None]]] = field(default_factory=list)
+    tasks: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = field(default_factory=list)
     description: str = ""
     # Wraps the ASGI app (capture serves its hot path without the framework).
     wrap: Callable[[Any], Any] | None = None
@@ -97,7 +99,7 @@ async def drain_until_stopped(stop: asyncio.Event, what: str, tick_s: float,
             done = await work()
             delay = tick_s
             backoff.reset()
-        except (RetryableError, TimeoutError, *transient) as exc:
+        except (RetryableError, TimeoutError, *transient) as exc:  # type: ignore[misc]  # mypy cannot type a starred tuple of exception classes
             delay = backoff.next()
             log.warning("%s: transient fault (%s); retrying in %.1fs", what, exc, delay)
             done = 0
@@ -144,11 +146,12 @@ def make_app(service: str, rt: Runtime, parts: Parts) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         # Our errors are bodies of their own ({"error", "reason"/"errors"}), not "detail".
-        body = exc.detail if isinstance(exc.detail, dict) else {"error": str(exc.detail)}
+        detail: object = exc.detail  # typed str by Starlette; leadflow raises dicts too
+        body = detail if isinstance(detail, dict) else {"error": str(detail)}
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
-    async def _crash(_: Request, exc: Exception) -> JSONResponse:
+    async def _crash(_: Request, __: Exception) -> JSONResponse:
         # A bug must not leak a stack trace to the sender; it is logged here instead.
         log.exception("unhandled error in %s", service)
         return JSONResponse({"error": "internal error"}, status_code=500)
@@ -240,3 +243,32 @@ async def serve(service: str, settings: Settings,
     stopper.cancel()
     await rt.close()
     return code
+
+
+def setup_logging(level: str = "INFO") -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+
+def run_service(service: str, build: Callable[[Runtime], Parts],
+                settings: Settings | None = None) -> int:
+    """`leadflow serve <service>` and `python -m services.<service>`: one service, for
+    production and containers, which refuses to guess its connections or keys."""
+    settings = settings or Settings()
+    missing = [name for name, value in (
+        ("KAFKA_BOOTSTRAP_SERVERS", settings.kafka_bootstrap_servers),
+        ("DATABASE_URL", settings.database_url),
+        ("LEADFLOW_API_KEY", settings.api_key),
+        ("LEADFLOW_ADMIN_KEY", settings.admin_key),
+    ) if not value]
+    if missing:
+        raise ConfigError(
+            f"`leadflow serve` needs explicit settings; missing: {', '.join(missing)} "
+            "(`leadflow up` sets them for you)"
+        )
+    setup_logging(settings.log_level)
+    return uvloop.run(serve(service, settings, build))

@@ -2,7 +2,7 @@
 
 `LEADFLOW_*` variables configure leadflow itself; `KAFKA_BOOTSTRAP_SERVERS` and
 `DATABASE_URL` keep the names operators already use for those systems. Empty values for
-the two connection settings mean "use the embedded stack" (see `shared.embedded`).
+the two connection settings mean "use the embedded stack" (see `leadflow.embedded`).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ def stack_dir() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def base_settings(stack_dir: Path) -> Iterator[Settings]:
-    from shared import embedded
+    from leadflow import embedded
     from shared.migrate import run_migrations
 
     broker = embedded.start_broker(stack_dir, embedded.free_port())

@@ -1,5 +1,13 @@
-"""python -m services.enrich: run the enrich service."""
+"""python -m services.enrich: run the enrich service, as `leadflow serve enrich` does."""
 
-from shared.cli import main
+import sys
 
-main(["serve", "enrich"])
+from services.enrich.main import build
+from shared.errors import LeadflowError
+from shared.service import run_service
+
+try:
+    sys.exit(run_service("enrich", build))
+except LeadflowError as exc:
+    print(f"leadflow: {exc}", file=sys.stderr)
+    sys.exit(2)

@@ -1,5 +1,13 @@
-"""python -m services.route: run the route service."""
+"""python -m services.route: run the route service, as `leadflow serve route` does."""
 
-from shared.cli import main
+import sys
 
-main(["serve", "route"])
+from services.route.main import build
+from shared.errors import LeadflowError
+from shared.service import run_service
+
+try:
+    sys.exit(run_service("route", build))
+except LeadflowError as exc:
+    print(f"leadflow: {exc}", file=sys.stderr)
+    sys.exit(2)

@@ -1,29 +1,26 @@
-"""`leadflow route test` and `leadflow route replay`: the decision a lead would get, and
-what a candidate org file would change, before anyone applies it. Both only read: no
-assignment, rotation turn, timer or event comes of them.
+"""Route's side of the dry runs: the decision a lead would get now (`leadflow route
+test`, which prepares the lead through capture, enrich and score in the `leadflow`
+package) and what a candidate org file would change (`leadflow route replay`), before
+anyone applies it. Both only read: no assignment, rotation turn, timer or event comes
+of them.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import text
 
-from services.capture.intake import InvalidLead, lead_from_payload
-from services.enrich.enrichment import enrich_lead
 from services.route import store
 from services.route.handlers import needs_load_counts, with_sla
 from services.route.routing import Availability, Decision, decide_route
-from services.score.scoring import score_lead
 from shared import db
-from shared.errors import ConfigError
 from shared.events import utcnow
+from shared.lead import LeadData
 from shared.org import OrgFile, load_org_file
 from shared.orgstore import OrgCache
 from shared.settings import Settings
@@ -31,60 +28,24 @@ from shared.settings import Settings
 PAGE = 1000
 
 
-def read_lead_file(path: Path, org: OrgFile, now: datetime) -> tuple[dict[str, Any], list[str]]:
-    """A lead from a JSON file, and notes on what was done to it. The file may hold an
-    event (as `leadflow tail` prints), a lead in DESIGN's shape, or a `POST /v1/leads`
-    body; a lead that has not been through the pipeline is validated, normalized (no
-    firmographics lookup, no account match) and scored with `org`."""
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path}: not a readable JSON file ({exc})") from None
-    if not isinstance(document, dict):
-        raise ConfigError(f"{path}: expected a JSON object (a lead or an event)")
-    notes: list[str] = []
-    if isinstance(document.get("data"), dict) and "specversion" in document:
-        document = document["data"]
-        notes.append("read the lead from the event's data")
-    lead = dict(document)
-    if not lead.get("lead_id") or not lead.get("person_key"):
-        try:
-            captured = lead_from_payload(lead, provider="api", channel="api", now=now)
-        except InvalidLead as exc:
-            raise ConfigError(f"{path}: not a valid lead ({exc.field}: {exc.reason})") from None
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
-                                 for e in exc.errors())
-            raise ConfigError(f"{path}: not a valid lead ({problems})") from None
-        lead = enrich_lead(captured.model_dump(mode="json"))
-        notes.append("validated and normalized as capture and enrich would (no "
-                     "firmographics lookup, no account match)")
-    if not lead.get("score"):
-        lead["score"] = score_lead(lead, org.scoring, now, org.scoring_version).model_dump(
-            mode="json")
-        notes.append(f"scored with model {org.scoring_version}")
-    lead.pop("assignment", None)
-    return lead, notes
-
-
-@dataclass
-class TestResult:
-    lead: dict[str, Any]
-    decision: Decision
-    org: OrgFile
-    notes: list[str]
-    holder: str | None
-
-
-async def route_test(settings: Settings, lead_path: Path, org_path: Path | None = None
-                     ) -> TestResult:
-    """The decision the lead would get now, from the stored rotations, availability and
-    the rep who holds the person; with `org_path`, under that org file instead."""
+async def org_in_force(settings: Settings, org_path: Path | None = None) -> OrgFile:
+    """The org file a dry run decides under: `org_path` when given, else the live one."""
+    if org_path:
+        return load_org_file(org_path)
     engine = db.create_engine(settings.database_url, pool_size=1)
-    now = utcnow()
     try:
-        org = load_org_file(org_path) if org_path else await OrgCache(engine).current()
-        lead, notes = read_lead_file(lead_path, org, now)
+        return await OrgCache(engine).current()
+    finally:
+        await engine.dispose()
+
+
+async def decide_now(settings: Settings, lead: LeadData, org: OrgFile, now: datetime
+                     ) -> tuple[Decision, str | None]:
+    """The decision `lead` would get at `now` under `org`, from the stored rotations,
+    availability and the rep who holds the person (read in a read-only transaction),
+    with its SLA clock; and that holder. Nothing is written."""
+    engine = db.create_engine(settings.database_url, pool_size=1)
+    try:
         async with db.connection(engine) as conn:
             await conn.execute(text("SET TRANSACTION READ ONLY"))
             rotations = await store.read_rotations(conn, [t.id for t in org.teams])
@@ -99,7 +60,7 @@ async def route_test(settings: Settings, lead_path: Path, org_path: Path | None 
     holder = held.get(lead["person_key"], (None, None))[0]
     decision = decide_route(lead, org, rotations, avail, now, holder=holder)
     with_sla(decision.assignment, lead, org, now)
-    return TestResult(lead, decision, org, notes, holder)
+    return decision, holder
 
 
 def destination(assignment: dict[str, Any]) -> str:

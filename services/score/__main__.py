@@ -1,5 +1,13 @@
-"""python -m services.score: run the score service."""
+"""python -m services.score: run the score service, as `leadflow serve score` does."""
 
-from shared.cli import main
+import sys
 
-main(["serve", "score"])
+from services.score.main import build
+from shared.errors import LeadflowError
+from shared.service import run_service
+
+try:
+    sys.exit(run_service("score", build))
+except LeadflowError as exc:
+    print(f"leadflow: {exc}", file=sys.stderr)
+    sys.exit(2)

@@ -21,7 +21,7 @@ import psutil
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from shared.embedded import free_port
+from leadflow.embedded import free_port
 from tests.builders import demo_org_open_all_hours
 from tests.kafka_tools import values
 
@@ -79,7 +79,7 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
     env.pop("DATABASE_URL", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "up"], cwd=ROOT, env=env, text=True,
+        [sys.executable, "-m", "leadflow", "up"], cwd=ROOT, env=env, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     handle = Up(process, env, data_dir, [])
@@ -218,7 +218,7 @@ def test_every_service_exports_the_contract_metrics(up: Up, service: str) -> Non
 def test_leadflow_tail_prints_routed_leads(up: Up) -> None:
     env = {**up.env}
     result = subprocess.run(
-        [sys.executable, "-m", "shared.cli", "tail", "leads.routed", "--from-beginning",
+        [sys.executable, "-m", "leadflow", "tail", "leads.routed", "--from-beginning",
          "--limit", "3"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()

@@ -10,8 +10,9 @@ from contextlib import asynccontextmanager
 
 import httpx
 
+from leadflow import embedded
 from services.capture.main import build as build_capture
-from shared import embedded, topics
+from shared import topics
 from shared.kafka import ensure_topics
 from shared.service import Runtime, make_app
 from shared.settings import Settings

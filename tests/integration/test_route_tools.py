@@ -11,9 +11,10 @@ import pytest
 import yaml
 from sqlalchemy import text
 
+from leadflow import cli
+from leadflow.dryrun import route_test
 from services.route.handlers import handle_route_batch
-from services.route.tools import route_replay, route_test
-from shared import cli
+from services.route.tools import route_replay
 from shared.service import Runtime
 from shared.settings import Settings
 from tests.builders import demo_org_open_all_hours
@@ -93,27 +94,25 @@ async def test_route_replay_counts_leads_a_candidate_would_send_elsewhere(
 
 
 def test_the_route_commands_print_and_name_bad_input(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("DATABASE_URL", settings.database_url)
     body = tmp_path / "lead.json"
     body.write_text(json.dumps({"email": "sam@gmail.com"}))
     args = cli.parser().parse_args(["route", "test", "--lead", str(body)])
-    assert args.func(args) == 0
+    assert args.run(args, settings) == 0
     out = capsys.readouterr().out
     assert "decision: nurture track newsletter" in out and "dry run" in out
     args = cli.parser().parse_args(["route", "replay", "--since", "2d",
                                     "--org", str(candidate_org(tmp_path))])
-    assert args.func(args) == 0
+    assert args.run(args, settings) == 0
     assert "would go elsewhere" in capsys.readouterr().out
 
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"email": "not an address"}))
     args = cli.parser().parse_args(["route", "test", "--lead", str(bad)])
     with pytest.raises(cli.ConfigError, match="not a valid lead"):
-        args.func(args)
+        args.run(args, settings)
     args = cli.parser().parse_args(["route", "replay", "--since", "a week",
                                     "--org", str(candidate_org(tmp_path))])
     with pytest.raises(cli.ConfigError, match="--since"):
-        args.func(args)
+        args.run(args, settings)

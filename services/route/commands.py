@@ -1,0 +1,48 @@
+"""Route's `leadflow` subcommands: `route replay` (how many recent leads a candidate org
+file would send elsewhere; read-only). `route test`, which chains capture, enrich and
+score before route decides, is the `leadflow` package's own (leadflow/dryrun.py)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+
+from services.route.tools import route_replay
+from shared.commands import Subparsers, command
+from shared.errors import ConfigError
+from shared.org import parse_duration
+from shared.settings import Settings
+
+
+def register(sub: Subparsers) -> Subparsers:
+    """Add `route` and its actions; returns the actions, for the command line's own."""
+    s = sub.add_parser("route", help="routing: test a lead, replay a candidate org file")
+    route_sub = s.add_subparsers(dest="action", required=True)
+    a = route_sub.add_parser("replay", help="how many recent leads a candidate org file "
+                             "would send elsewhere (read-only)")
+    a.add_argument("--since", default="7d", help="how far back, e.g. 7d, 12h (default 7d)")
+    a.add_argument("--org", required=True, metavar="NEW_ORG_FILE")
+    command(a, cmd_route_replay, database=True)
+    return route_sub
+
+
+def cmd_route_replay(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        since = parse_duration(args.since)
+    except ValueError as exc:
+        raise ConfigError(f"--since: {exc}") from None
+    result = asyncio.run(route_replay(settings, since, Path(args.org)))
+    print(f"replayed {result.leads} lead(s) first routed since {result.since.isoformat()} "
+          f"under the live org file {result.live_version} and {args.org} "
+          f"({result.candidate_version})")
+    print(f"{result.moved} would go elsewhere"
+          + (":" if result.moved else ""))
+    for (before, after), n in result.transitions.most_common():
+        print(f"  {before} -> {after}: {n}")
+    if result.examples:
+        print("examples:")
+    for e in result.examples:
+        print(f"  {e['lead_id']} (routed {e['routed_at']}): {e['before']} -> {e['after']} "
+              f"(rule {e['rule_before']} -> {e['rule_after']}, {e['reason_after']})")
+    return 0
