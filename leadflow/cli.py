@@ -121,7 +121,8 @@ def cmd_dlq_replay(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="leadflow", description="leadflow: capture, enrich, score and route leads over Kafka in seconds.")
+    p = argparse.ArgumentParser(prog="leadflow", description="leadflow: capture, enrich, "
+                                "score and route leads over Kafka in seconds.")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("up", help="start the whole stack (embedded broker and database "

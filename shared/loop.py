@@ -41,6 +41,8 @@ from shared.settings import Settings
 log = logging.getLogger("leadflow.loop")
 
 Handler = Callable[[list[Event]], Awaitable[list[Outgoing]]]
+# A record as the producer takes it: topic, key, value, headers.
+Record = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]
 
 BACKOFF_START_S = 0.1
 BACKOFF_MAX_S = 5.0
@@ -62,15 +64,13 @@ class Publisher:
     settings: Settings
 
     async def publish(self, outgoing: list[Outgoing]) -> None:
-        records = [
+        records: list[Record] = [
             (self.settings.topic(o.topic), o.key.encode(), o.event.encode(), [CONTENT_TYPE_HEADER])
             for o in outgoing
         ]
         await self.send_raw(records)
 
-    async def send_raw(
-        self, records: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]],
-    ) -> None:
+    async def send_raw(self, records: list[Record]) -> None:
         """Send and await acks; a transient broker fault re-sends the whole set (at least
         once: a record acked before the fault may be written twice)."""
         if not records:
@@ -95,9 +95,7 @@ class Publisher:
                 log.warning("publish failed (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
 
-    async def _send_batches(
-        self, records: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]],
-    ) -> list[asyncio.Future[object]]:
+    async def _send_batches(self, records: list[Record]) -> list[asyncio.Future[object]]:
         """Group records by partition (the default partitioner, so keys land where any
         Kafka client would put them) and hand the producer whole batches: per-record
         `send()` costs more Python than the rest of a hop."""
@@ -131,7 +129,9 @@ class Publisher:
         deadline = time.monotonic() + REQUEST_TIMEOUT_S
         while True:
             try:
-                return await self.producer.send_batch(batch, topic, partition=partition)
+                future: asyncio.Future[object] = await self.producer.send_batch(
+                    batch, topic, partition=partition)
+                return future
             except KafkaTimeoutError:
                 if time.monotonic() > deadline:
                     raise
@@ -308,9 +308,7 @@ class ConsumeLoop:
                             self.service, exc, delay)
                 await asyncio.sleep(delay)
 
-    def _dead_letter(
-        self, dead: DeadLetter
-    ) -> tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]:
+    def _dead_letter(self, dead: DeadLetter) -> Record:
         r = dead.record
         headers = [(k, v) for k, v in (r.headers or ()) if not k.startswith("leadflow.dlq.")]
         headers += [
