@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import orjson
-from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -26,7 +25,7 @@ from services.capture.intake import InvalidLead, lead_from_payload
 from services.capture.store import Delivery, Receipt, ReceiptStore
 from shared import metrics, topics
 from shared.auth import bearer_matches
-from shared.errors import RetryableError
+from shared.errors import BrokerError, RetryableError
 from shared.events import Event, Outgoing, derived_id, make_event
 from shared.lead import Lead
 from shared.service import Runtime
@@ -255,7 +254,7 @@ class Capture:
             try:
                 async with asyncio.timeout(PUBLISH_TIMEOUT_S):
                     await self.rt.publisher.publish(out)
-            except (TimeoutError, RetryableError, KafkaError) as exc:
+            except (TimeoutError, RetryableError, BrokerError) as exc:
                 # Any broker error means no acknowledgement: the sender retries.
                 log.warning("broker did not acknowledge %d lead(s): %r", len(out), exc)
                 return [_unavailable(provider, "broker unavailable; retry later")
@@ -387,7 +386,7 @@ async def accept_activities(capture: Capture, headers: Mapping[str, str], body: 
     try:
         async with asyncio.timeout(PUBLISH_TIMEOUT_S):
             await capture.rt.publisher.publish(out)
-    except (TimeoutError, RetryableError, KafkaError) as exc:
+    except (TimeoutError, RetryableError, BrokerError) as exc:
         log.warning("broker did not acknowledge %d activities: %r", len(out), exc)
         return _unavailable(provider, "broker unavailable; retry later")
     metrics.LEADS_RECEIVED.labels(provider, "accepted").inc(len(out))
