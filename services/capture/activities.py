@@ -19,8 +19,8 @@ from typing import Any
 import orjson
 
 from services.capture.intake import RFC3339, InvalidLead
-from services.enrich.enrichment import normalize_email, normalize_phone, person_key
 from shared.events import derived_id
+from shared.identity import normalize_email, normalize_phone, person_key
 
 ACTIVITY_TYPE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 MAX_PROPS_BYTES = 2048

@@ -27,7 +27,8 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from services.enrich.enrichment import (
+from shared.events import uuid5_str
+from shared.identity import (
     email_problem,
     normalize_country,
     normalize_email,
@@ -35,7 +36,6 @@ from services.enrich.enrichment import (
     person_key,
     split_full_name,
 )
-from shared.events import uuid5_str
 from shared.lead import Lead
 
 LEAD_NS = uuid.UUID("1e4f6b8a-4c1d-5b7e-8f3a-6c6561646964")

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from services.enrich.enrichment import clean_company_name, normalize_country
+from services.enrich.companies import clean_company_name
+from shared.identity import normalize_country
 
 FIELDS = ("name", "industry", "employees", "country")
 # 800 | 1,200 | 5 000 | 1.5k | 10k+ | 51-200 | 51 to 200 (a range's lower bound counts)

@@ -17,7 +17,8 @@ from typing import Any
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
-from services.enrich.enrichment import company_key, is_free_email_domain
+from services.enrich.companies import company_key
+from services.enrich.domains import is_free_email_domain
 
 MAX_ACTIVITIES = 500
 PROFILE_SECTIONS = ("contact", "company", "title")

@@ -11,8 +11,9 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.enrich.enrichment import normalize_country, registered_domain
+from services.enrich.domains import registered_domain
 from services.enrich.linking import AccountIndex, AccountRecord, Person
+from shared.identity import normalize_country
 
 _LOAD_BATCH = text("""
 WITH p AS (

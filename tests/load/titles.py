@@ -16,7 +16,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from services.enrich.enrichment import classify_title
+from services.enrich.titles import classify_title
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TUNED = ("titles.csv", "titles_holdout.csv", "titles_holdout2.csv")

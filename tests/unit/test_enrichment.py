@@ -8,22 +8,23 @@ from typing import Any
 
 import pytest
 
-from services.enrich.enrichment import (
-    classify_title,
-    clean_name,
+from services.enrich.domains import (
     company_domain,
-    email_domain,
-    email_problem,
-    enrich_lead,
     is_disposable_domain,
     is_free_email_domain,
-    normalize_contact,
+    registered_domain,
+)
+from services.enrich.enrichment import enrich_lead, normalize_contact
+from services.enrich.titles import classify_title
+from shared.identity import (
+    clean_name,
+    email_domain,
+    email_problem,
     normalize_country,
     normalize_email,
     normalize_phone,
     person_key,
     phone_country,
-    registered_domain,
     split_full_name,
 )
 from shared.lead import Lead
@@ -593,7 +594,7 @@ def test_enrichment_keeps_identity_and_leaves_the_input_untouched():
     ("", None, None),
 ])
 def test_company_names_lose_their_legal_form(given, cleaned, key) -> None:
-    from services.enrich.enrichment import clean_company_name, company_key
+    from services.enrich.companies import clean_company_name, company_key
 
     assert clean_company_name(given) == cleaned
     assert company_key(given) == key
@@ -605,7 +606,7 @@ def test_company_names_lose_their_legal_form(given, cleaned, key) -> None:
     (None, False),
 ])
 def test_role_addresses_are_flagged(email, role) -> None:
-    from services.enrich.enrichment import is_role_address
+    from services.enrich.flags import is_role_address
 
     assert is_role_address(email) is role
 
@@ -622,7 +623,7 @@ def test_role_addresses_are_flagged(email, role) -> None:
     ("ana@acme.io", "Ana", "Diaz", False),
 ])
 def test_obvious_test_leads_are_flagged(email, first, last, test) -> None:
-    from services.enrich.enrichment import looks_like_test
+    from services.enrich.flags import looks_like_test
 
     assert looks_like_test(email, first, last) is test
 

@@ -1,0 +1,385 @@
+"""The words a job title is read by: seniority and department rules, in order, as data.
+
+Each rule is (level, words, stems): a word matches between spaces of the normalized
+title (` sr vp sales `), a stem anywhere in it. Rules are tried in order; the first
+that matches wins. Edit this file to teach leadflow a title; `titles.py` holds the reading.
+"""
+
+from __future__ import annotations
+
+import re
+
+from shared.lead import Seniority
+
+# --------------------------------------------------------------------------- titles
+
+ASSISTANT_TO = re.compile(
+    r" (assistant|assistent|assistentin|assistante|assistente|secretary|ea) (to|of|der|de|du) "
+    r"| executive assistant | personal assistant | assistant de direction "
+    r"| assistante de direction | asistente de direccion | assistente di direzione "
+    r"| assistenz (der|des) | asystent(ka)? (zarzadu|prezesa|dyrektora) "
+    r"| referent(in)? (der|des) | chiefofstaff "
+    r"|vorstandsassist|geschaftsfuhrungsassist|direktionsassist")
+# Phrases that contain a seniority word without meaning it, or spell one another way.
+NOT_SENIORITY = {
+    " product owner ": " productowner ",
+    " process owner ": " processowner ",
+    " account owner ": " accountowner ",
+    " lead generation ": " leadgen ",
+    " lead gen ": " leadgen ",
+    " vice president ": " vp ",
+    " vice presidente ": " vp ",
+    " vice presidenta ": " vp ",
+    " vicepresident ": " vp ",
+    " vicepresidente ": " vp ",
+    " vicepresidenta ": " vp ",
+    " vizeprasident ": " vp ",
+    " vizeprasidentin ": " vp ",
+    " vizepraesident ": " vp ",
+    " vice prezes ": " vp ",
+    " wiceprezes ": " vp ",
+    " vicedirektor ": " vp ",
+    " people partner ": " peoplepartner ",
+    " hr partner ": " hrpartner ",
+    " talent partner ": " talentpartner ",
+    " finance partner ": " financepartner ",
+    " sales partner ": " salespartner ",
+    " hd of ": " head of ",
+    " chief of staff ": " chiefofstaff ",
+    " partner account ": " channelpartner account ",
+    " direcor ": " director ",
+    " business partner ": " businesspartner ",
+    " channel partner ": " channelpartner ",
+    " partner manager ": " partnermanager ",
+    " partner marketing ": " partnermarketing ",
+    " partnerships ": " partnerships ",
+    " student success ": " studentsuccess ",
+    " student services ": " studentservices ",
+    " student affairs ": " studentaffairs ",
+    " student recruitment ": " studentrecruitment ",
+}
+# Not a job title, or not a current one: seniority unknown (the department may still say
+# what the person did: `Former Head of Marketing`).
+NO_TITLE = frozenset({
+    "n a", "na", "none", "nil", "self", "other", "others", "test", "testing", "asdf",
+    "qwerty", "xxx", "x", "mr", "mrs", "ms", "miss", "sir", "madam", "dr", "prof", "herr",
+    "frau", "retired", "unemployed", "jobless", "rentner", "rentnerin", "pensionar",
+    "retraite", "retraitee", "jubilado", "jubilada", "pensionato", "pensionata",
+    "gepensioneerd", "aposentado", "aposentada", "keine angabe", "sans emploi",
+    "looking for new opportunities", "open to work", "seeking opportunities",
+    "seeking new opportunities", "between jobs", "not applicable", "no title", "nothing",
+    "private", "privat", "particulier", "particular", "homemaker", "housewife", "tbd",
+    "tba", "career break", "arbeitssuchend", "arbeitsuchend", "arbeitslos",
+    "privatperson", "desempleado", "desempleada", "desempregado", "desempregada",
+    "sin cargo", "sem cargo", "sin empleo", "disoccupato", "disoccupata", "werkloos",
+    "werkzoekend", "bezrobotny", "bezrobotna", "arbetslos", "arbejdslos",
+    "arbeidsledig", "tyoton", "sabbatical", "parental leave", "elternzeit", "me", "myself",
+    "job title", "title", "position", "k a", "ka", "neant", "hausfrau", "hausmann",
+    "stay at home mom", "stay at home dad", "stay at home parent", "en recherche d emploi",
+    "demandeur d emploi", "demandeuse d emploi", "buscando empleo", "en busca de empleo",
+    "emeryt", "emerytka", "pensionerad", "pensionist", "pensionistin", "elakkeella",
+    "pensjonist", "werkzoekende", "desocupado", "desocupada",
+})
+# One word of letters and digits run together (`abc123`, `x1`) is not a title.
+CODE_LIKE = re.compile(r"^ (?=\S*\d)(?=\S*[a-z])[a-z0-9]+ $")
+EMAIL_LIKE = re.compile(r"\S@\S+\.\S")
+FORMER = re.compile(r"^ (former|formerly|ex|previously|past|retired|ehemalig|ehemaliger|"
+                     r"ehemalige|fruher|fruhere|fruherer|ancien|ancienne|antiguo|antigua|"
+                     r"exdirector|tidigare|tidligere|entinen) ")
+
+# fmt: off
+# Checked in this order; the first that matches decides. Words are matched whole on the
+# normalized title (see `_title_text`); stems match inside a word, for compounds
+# (`Vertriebsleiterin`, `Projektmanagerin`, `Afdelingshoofd`).
+SENIORITY_RULES: tuple[tuple[Seniority, frozenset[str], tuple[str, ...]], ...] = (
+    (
+        "student",
+        frozenset({
+            "intern", "interns", "internship", "trainee", "apprentice", "working student",
+            "etudiant", "etudiante", "stagiaire", "stagista", "stagiair", "estagiario",
+            "estagiaria", "becario", "becaria", "practicante", "tirocinante", "alternant",
+            "alternante", "apprenti", "apprentie", "azubi", "phd candidate", "phd student",
+            "mba candidate", "mba student", "estudiante", "estudante", "doctorant",
+            "doctorante", "doctorando", "doctoranda", "duales studium", "dual student",
+            "graduate student", "studente", "studentessa", "student", "students",
+            "studentin", "doctoral candidate", "doctoral student", "doctoral researcher",
+            "masterand", "masterandin", "bachelorand", "bachelorandin", "practicas",
+            "en practicas", "estagio", "studerande", "harjoittelija", "opiskelija",
+            "laerling", "larling", "afstudeerder", "stazysta", "stazystka",
+            "praktykant", "praktykantka", "studentka", "graduate trainee",
+            "summer analyst", "summer associate", "summer intern", "phd researcher",
+            "phd fellow", "aprendiz", "jovem aprendiz", "examensarbetare", "elev",
+        }),
+        ("werkstudent", "studentisch", "praktikant", "praktikum", "auszubildend",
+         "doktorand", "stagiair", "studentermedhj", "studentmedarbet"),
+    ),
+    (
+        "c_level",
+        frozenset({
+            "ceo", "cto", "cfo", "coo", "cmo", "cio", "ciso", "cso", "cro", "cpo", "cco",
+            "cdo", "chro", "cxo", "cao", "clo", "chief", "founder", "cofounder", "co founder",
+            "president", "presidente", "presidenta", "president directeur general",
+            "owner", "co owner", "business owner", "proprietor", "managing director",
+            "managing partner", "founding partner", "senior partner", "equity partner",
+            "partner", "general manager", "directeur general", "directrice generale",
+            "director general", "directora general", "diretor geral", "diretora geral",
+            "pdg", "dg", "gf", "chairman", "chairwoman", "chairperson", "gerant", "gerante",
+            "fondateur", "fondatrice", "cofondateur", "cofondatrice", "co fondateur",
+            "co fondatrice", "associe gerant", "associee gerante", "fundador", "fundadora",
+            "cofundador", "cofundadora", "co fundador", "co fundadora", "socio fundador",
+            "socia fundadora", "socio", "gerente general", "consejero delegado",
+            "consejera delegada", "propietario", "propietaria", "proprietario",
+            "proprietaria", "amministratore delegato", "amministratrice delegata",
+            "amministratore unico", "titolare", "algemeen directeur", "eigenaar",
+            "oprichter", "medeoprichter", "zaakvoerder", "dono", "dona", "socio gerente",
+            "verwaltungsratsprasident", "vd", "grundare", "cogerant", "cogerante",
+            "co gerant", "co gerante", "associe", "associee", "dueno", "duena",
+            "director ejecutivo", "directora ejecutiva", "socia", "socia directora",
+            "socio director", "direttore generale", "direttrice generale", "prezes",
+            "wlasciciel", "wlascicielka", "wspolwlasciciel", "zalozyciel",
+            "wspolzalozyciel", "verkstallande direktor", "administrerende direktor",
+            "adm dir", "toimitusjohtaja", "agare", "ejer", "eier", "medgrundare",
+            "diretor executivo", "diretora executiva", "socio diretor", "socia diretora",
+            "executive director", "directeur grootaandeelhouder", "dga",
+            "mitglied der geschaftsleitung", "chef d entreprise", "cheffe d entreprise",
+            "daglig leder", "perustaja", "czlonek zarzadu", "board member",
+        }),
+        ("geschaftsfuhr", "geschaeftsfuehr", "grunder", "gruender", "inhaber", "vorstand"),
+    ),
+    ("vp", frozenset({"vp", "svp", "evp", "avp", "vps"}), ()),
+    (
+        # Team and project leads are managers even in German and Dutch, where a head of
+        # department is a Leiter too (`Leiter Vertrieb`, a director).
+        "manager",
+        frozenset({"teamleitung"}),
+        ("teamleit", "projektleit", "gruppenleit", "schichtleit", "projectleid",
+         "teamleid", "ploegleid", "projektledar", "projektleder", "teamleder", "teamledar",
+         "gruppledar", "gruppeleder", "tiiminvetaja"),
+    ),
+    (
+        "director",
+        frozenset({
+            "director", "directora", "directeur", "directrice", "direttore", "direttrice",
+            "diretor", "diretora", "dyrektor", "head", "dir", "drh", "dsi", "daf",
+            "country manager", "hoofd", "directie", "chef de departement",
+            "chef de division", "general counsel", "subdirector", "subdirectora",
+            "vicedirector", "vicedirectora", "it chef", "hr chef",
+        }),
+        # Nordic heads of a function: `Försäljningschef`, `Salgssjef`, `Myyntijohtaja`.
+        ("direktor", "leitung", "leiter", "afdelingshoofd", "sjef", "johtaja", "ningschef",
+         "onschef", "omichef", "alchef", "saljchef", "nadschef", "kopschef", "salgschef",
+         "ikchef", "ingchef", "gschef", "delningschef", "delingsleder", "delningsledar",
+         "echef"),
+    ),
+    (
+        "manager",
+        frozenset({
+            "mgr", "lead", "leader", "teamlead", "teamleader", "supervisor", "gerente",
+            "responsable", "responsabile", "chef", "jefe", "jefa", "encargado", "encargada",
+            "kierownik", "kierowniczka", "chefe", "foreman", "forewoman", "leder",
+            "esimies", "supervisora", "supervisore", "vorarbeiter", "vorarbeiterin", "capo",
+            "cheffe",
+        }),
+        ("manager", "leider", "ledare", "paallikko", "prosjektled"),
+    ),
+)
+
+DEPARTMENT_RULES: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = (
+    (
+        "sales",
+        frozenset({
+            "sales", "account executive", "acct exec", "account manager", "key account",
+            "ae", "sdr", "bdr", "bdm", "bd", "business development", "new business",
+            "revenue", "cro", "cco", "ventes", "vente", "commercial", "commerciale",
+            "commercieel", "comercial", "ventas", "vendas", "vendite", "channel",
+            "channelpartner", "partnermanager", "partnerships", "alliances",
+            "customer success", "csm", "charge d affaires", "cuentas", "asesor comercial",
+            "agente di commercio", "addetto alle vendite", "desarrollo de negocio",
+            "desarrollo de negocios", "inside sales", "field sales", "pre sales",
+            "presales", "account director", "kam", "chargee d affaires",
+            "account management", "account exec", "renewals", "renewal", "upsell",
+            "vendedor", "vendedora", "vendeur", "vendeuse", "venditore", "venditrice",
+            "grands comptes", "grand compte", "handlowiec", "salg", "myynti",
+            "salespartner", "comerciales", "verkoper", "verkoopster", "business dev",
+            "territory", "acount executive", "account coordinator", "chief customer",
+            "solutions engineer", "solution engineer", "solutions consultant",
+            "ingenieur d affaires", "ingenieure d affaires", "export", "delegue medical",
+            "delegue commercial", "visitador medico", "contas", "accountmanager",
+            "selger", "saelger", "myyja", "relationship manager",
+        }),
+        ("vertrieb", "verkauf", "verkoop", "aussendienst", "innendienst vertrieb",
+         "salj", "sprzeda", "salgs", "affarsutveckl", "forsaljn", "myynti", "handlow"),
+    ),
+    (
+        "marketing",
+        frozenset({
+            "marketing", "mktg", "cmo", "growth", "brand", "branding", "demand generation",
+            "demand gen", "leadgen", "content", "seo", "sem", "communications",
+            "communication", "comms", "comunicacion", "comunicazione", "comunicacao",
+            "pr", "public relations", "social media", "events", "event", "creative",
+            "copywriter", "campaign", "campaigns", "partnermarketing", "mercadotecnia",
+            "community", "press", "presse", "prensa", "stampa", "evenementiel",
+            "redes sociales", "influencer", "webinar", "webinars", "maketing",
+            "art director", "art directrice",
+        }),
+        ("marketing", "kommunikation", "communicatie", "marknad", "markeds",
+         "markkinoin"),
+    ),
+    (
+        "hr",
+        frozenset({
+            "hr", "hrbp", "human resources", "people", "talent", "recruiter", "recruiting",
+            "recruitment", "chro", "ressources humaines", "recursos humanos",
+            "risorse umane", "hiring", "payroll", "paie", "rh", "rrhh", "drh", "personal",
+            "personale", "recrutement", "recrutamento", "reclutador", "reclutadora",
+            "selezione del personale", "learning and development", "l and d",
+            "businesspartner", "personeelszaken", "hrm", "charge de recrutement",
+            "chargee de recrutement", "talent acquisition", "total rewards", "rewards",
+            "benefits", "compensation", "nominas", "nomina", "seleccion", "personas",
+            "peoplepartner", "hrpartner", "talentpartner", "kadry", "kadr",
+            "henkilosto", "workforce", "onboarding", "consulente del lavoro",
+        }),
+        ("personalabteil", "personalleit", "personalref", "personalentw", "personalwesen",
+         "personalsachb", "lohnbuchhalt", "lohnabrechn", "personeel", "recruit",
+         "rekrut", "personalman", "personalchef", "personalavd", "personaladmin",
+         "personalsach", "rekryt"),
+    ),
+    (
+        "finance",
+        frozenset({
+            "finance", "financial", "cfo", "accounting", "accountant", "controller",
+            "controlling", "treasury", "treasurer", "comptroller", "bookkeeper", "tax",
+            "audit", "auditor", "auditora", "comptable", "comptabilite", "finanzas",
+            "fp and a", "accounts payable", "accounts receivable", "financier",
+            "financiere", "financiero", "financiera", "financeiro", "financeira",
+            "finanziario", "finanziaria", "financieel", "contable", "contabile",
+            "contabilidad", "contabilista", "contabilita", "controle de gestion",
+            "controleur de gestion", "controleuse de gestion", "daf",
+            "administratif et financier", "amministrativo", "amministrazione", "tesorero",
+            "tesorera", "cao", "fiscal", "fiscalista", "credit", "billing", "invoicing",
+            "collections", "finances", "financien", "financiele", "financial planning",
+            "contador", "contadora", "amministrativa", "payable", "receivable",
+            "financepartner", "investor relations", "ap", "actuary", "actuarial",
+            "investment", "investments", "administrativa", "administrativo",
+            "ragioniere", "ragioniera",
+        }),
+        ("finanz", "buchhalt", "controller", "steuerberat", "rechnungswesen", "boekhoud",
+         "comptab", "wirtschaftspruf", "ksiegow", "steuerfach", "steuerabt",
+         "finansow", "redovisning", "ekonom",
+         "contabil", "kirjanpit", "bilanz", "kaufmannisch", "regnskab", "regnskap",
+         "bogholder", "bokfor"),
+    ),
+    (
+        "legal",
+        frozenset({
+            "legal", "counsel", "lawyer", "attorney", "paralegal", "compliance", "juridique",
+            "privacy", "dpo", "solicitor", "clo", "recht", "data protection", "contract",
+            "contracts", "avocat", "avocate", "abogado", "abogada", "avvocato", "avvocata",
+            "advogado", "advogada", "juridica", "juridico", "juridisch", "asesoria juridica",
+            "legale", "notaire", "notary", "jurista", "juriste", "advocaat", "law",
+            "conformite", "cumplimiento", "conformidade", "conformita", "derecho",
+            "diritto", "direito", "droit", "juridische", "juridiques", "regulatory",
+            "adwokat", "radca prawny", "prawnik", "prawniczka",
+        }),
+        ("jurist", "rechtsanw", "rechtsabt", "justiziar", "datenschutz", "anwalt",
+         "arbeitsrecht", "vertragsrecht", "prawn", "juridik"),
+    ),
+    (
+        "it",
+        frozenset({
+            "it", "ict", "ti", "information technology", "chief information", "cio", "ciso",
+            "sysadmin", "system administrator", "systems administrator", "helpdesk",
+            "help desk", "service desk", "infrastructure", "network", "security",
+            "informatique", "informatico", "informatica", "informatics", "sistemas",
+            "sistemi", "sistemista", "systemes d information", "administrateur systemes",
+            "administrateur systeme", "administrador de sistemas", "database administrator",
+            "dba", "suporte", "soporte", "cybersecurity", "information security",
+            "informatiesystemen", "dsi", "soc", "penetration", "pentest", "pentester",
+            "desktop support", "it support", "end user", "informacion", "redes", "reseaux",
+            "reseau", "sieci", "cyber", "infosec", "noc", "linux", "unix",
+            "windows administrator", "si",
+        }),
+        ("informatik", "systemadmin", "systeembeheer", "netzwerk", "informationstech",
+         "informatyk", "tietohallin", "informationssicher", "applicatiebeheer"),
+    ),
+    (
+        "engineering",
+        frozenset({
+            "engineering", "eng", "cto", "developer", "software", "devops", "sre",
+            "programmer", "architect", "technology", "technical", "tech", "r and d",
+            "research and development", "qa", "data", "product", "productowner",
+            "ingeniero", "ingeniera", "ingenieria", "ingegnere", "ingegneria",
+            "ingenierie", "frontend", "backend", "fullstack", "full stack", "designer",
+            "design", "ux", "ui", "disenador", "disenadora", "technique", "cpo",
+            "machine learning", "ml", "ai", "dev", "devs", "programador", "programadora",
+            "technik", "produkt", "producto", "prodotto", "produit", "produto", "tecnico",
+            "ufficio tecnico", "web", "webmaster", "firmware", "hardware", "embedded",
+            "scrum", "scrum master", "agile coach", "tecnologia", "programmatore",
+            "programmatrice", "computer science",
+        }),
+        ("engineer", "ingenieur", "entwickl", "desarroll", "desenvolv", "developp",
+         "ontwikkel", "technisch", "forschung", "produktman", "produktent", "produktown",
+         "produktdesign", "produktverant", "programist", "sviluppat",
+         "engenheir", "utveckl", "kehittaj", "ohjelmoi", "udvikl", "utvikl"),
+    ),
+    (
+        "operations",
+        frozenset({
+            "operations", "operating", "ops", "coo", "supply chain", "logistics",
+            "procurement", "purchasing", "facilities", "facility", "office manager",
+            "operational", "customer service", "customer support", "support",
+            "service client", "atencion al cliente", "call center", "contact center",
+            "warehouse", "production", "produccion", "produzione", "operator", "planner",
+            "buyer", "acheteur", "acheteuse", "achats", "achat", "compras", "comprador",
+            "compradora", "acquisti", "inkoper", "project", "projects", "proyecto",
+            "proyectos", "projet", "projetos", "progetto", "maintenance", "operaciones",
+            "operacoes", "operazioni", "logistique", "logistica", "logistiek", "shift",
+            "pmo", "quality", "manufacturing", "plant", "fleet", "program", "programme",
+            "dispatcher", "dispatch", "disponent", "disponentin", "assembler",
+            "magasinier", "magasiniere", "operario", "operaria", "almacen", "teleoperador",
+            "teleoperadora", "transport", "transportation", "inventory", "distribution",
+            "sourcing", "fulfillment", "fulfilment", "foreman", "driver", "truck driver",
+            "electrician", "mechanic", "cariste", "usine", "chantier", "sav", "qualite",
+            "qualita", "calidad", "qualidade", "cadena de suministro", "magazijn",
+            "werkleiterin", "werkleiter",
+        }),
+        ("logistik", "einkauf", "inkoop", "kundenservice", "klantenservice", "projekt",
+         "lager", "produktion", "schicht", "fertigung", "werksleit", "approvision",
+         "inkop", "zakup", "zaopatrz", "hankinta", "qualitat", "magazzin", "magazyn",
+         "kundtjanst", "kundeservice", "mechaniker", "werkleit"),
+    ),
+    (
+        "executive",
+        frozenset({
+            "ceo", "chief executive", "founder", "cofounder", "co founder", "president",
+            "presidente", "owner", "co owner", "business owner", "proprietor",
+            "managing director", "managing partner", "founding partner", "partner",
+            "general manager", "directeur general", "directrice generale", "director general",
+            "directora general", "diretor geral", "diretora geral", "pdg", "dg", "gf",
+            "chairman", "chairwoman", "chairperson", "chiefofstaff", "country manager",
+            "gerant", "gerante", "fondateur", "fondatrice", "cofondateur", "cofondatrice",
+            "co fondateur", "co fondatrice", "associe gerant", "fundador", "fundadora",
+            "cofundador", "cofundadora", "socio fundador", "gerente general",
+            "consejero delegado", "consejera delegada", "propietario", "propietaria",
+            "proprietario", "proprietaria", "amministratore delegato",
+            "amministratore unico", "titolare", "algemeen directeur", "eigenaar",
+            "oprichter", "executive assistant", "assistant de direction",
+            "assistante de direction", "socio", "zaakvoerder", "vd", "medeoprichter",
+            "cogerant", "cogerante", "co gerant", "co gerante", "associe", "associee",
+            "dueno", "duena", "director ejecutivo", "directora ejecutiva", "socia",
+            "socio director", "direttore generale", "direttrice generale", "prezes",
+            "wlasciciel", "wlascicielka", "wspolwlasciciel", "zalozyciel",
+            "wspolzalozyciel", "verkstallande direktor", "administrerende direktor",
+            "toimitusjohtaja", "agare", "ejer", "eier", "zarzad", "zarzadu",
+            "asistente de direccion", "assistente di direzione", "diretor executivo",
+            "diretora executiva", "socio diretor", "socia diretora", "executive director",
+            "country director", "strategy", "presidenta", "amministratrice delegata",
+            "secretaire de direction", "asistente de gerencia", "gerencia",
+            "chef d entreprise", "daglig leder", "perustaja", "board member",
+            "directeur grootaandeelhouder",
+        }),
+        ("geschaftsfuhr", "geschaeftsfuehr", "inhaber", "vorstand", "grunder", "gruender",
+         "geschaftsleit", "direktionsassist"),
+    ),
+)
+# fmt: on
