@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,16 @@ import yaml
 
 from shared.lead import Lead
 from shared.org import OrgFile, load_org
+from shared.service import Runtime
 
 # A Monday, noon UTC: inside every business day the demo teams keep.
 NOW = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
 
 LEAD_ID = "6a1f3c2e-0b4d-5e8f-9a7b-1c2d3e4f5a6b"
 EMAIL = "ana.diaz@acme.com"
+
+# The `runtime` fixture (tests/conftest.py): `await runtime("route")` starts one.
+StartRuntime = Callable[..., Awaitable[Runtime]]
 
 
 def sha256_hex(text: str) -> str:
@@ -43,6 +48,9 @@ _LEAD_DEFAULTS: dict[str, Any] = {
     "country": "US",
     "timings": {"received_at": NOW},
 }
+
+_BARE: dict[str, Any] = {key: _LEAD_DEFAULTS[key] for key in ("lead_id", "person_key",
+                                                            "received_at")}
 
 # What an optional section gets when a test gives only part of it (`score={"temperature":
 # "hot"}`): the model requires these fields, the test does not care about them.
@@ -68,14 +76,17 @@ def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any
     return out
 
 
-def make_lead(**overrides: Any) -> dict[str, Any]:
+def make_lead(*, bare: bool = False, **overrides: Any) -> dict[str, Any]:
     """A lead as `Lead.model_dump(mode="json")` gives it, defaults deep-merged with
     `overrides`. A partial optional section (`score`, `account`, ...) is completed with
-    neutral values; an unknown top-level key is an error, not silently dropped."""
+    neutral values; an unknown top-level key is an error, not silently dropped.
+
+    `bare=True` starts from nothing but the required fields (id, person key, time), for
+    tests about what an empty section means."""
     unknown = set(overrides) - set(Lead.model_fields)
     if unknown:
         raise TypeError(f"make_lead: not fields of a lead: {sorted(unknown)}")
-    data = copy.deepcopy(_LEAD_DEFAULTS)
+    data = copy.deepcopy(_BARE if bare else _LEAD_DEFAULTS)
     for key, value in overrides.items():
         if key in _SECTION_DEFAULTS and isinstance(value, dict) and data.get(key) is None:
             data[key] = deep_merge(_SECTION_DEFAULTS[key], value)

@@ -8,13 +8,14 @@ import asyncio
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from shared.service import Runtime
 from shared.settings import Settings
-from tests.builders import demo_org_open_all_hours
+from tests.builders import StartRuntime, demo_org_open_all_hours
 
 
 @pytest.fixture(scope="session")
@@ -64,3 +65,19 @@ def settings(base_settings: Settings) -> Settings:
     s = base_settings.model_copy(update={"topic_prefix": f"t{uuid.uuid4().hex[:8]}."})
     asyncio.run(ensure_topics(s))
     return s
+
+
+@pytest.fixture
+async def runtime(settings: Settings) -> AsyncIterator[StartRuntime]:
+    """Starts a service's runtime (`await runtime("route")`, or with other settings:
+    `await runtime("enrich", own)`) and closes every one started when the test ends."""
+    started: list[Runtime] = []
+
+    async def start(service: str, with_settings: Settings | None = None) -> Runtime:
+        rt = await Runtime.start(service, with_settings or settings)
+        started.append(rt)
+        return rt
+
+    yield start
+    for rt in reversed(started):
+        await rt.close()

@@ -4,7 +4,7 @@ reminder and breach, per team (`teams[].notify` in the org file).
 Never in the way of routing: a decision only writes the message to `route.notifications`
 in its own transaction (so a message exists exactly when its decision committed); the
 sender loop here posts it afterwards with httpx, retries with backoff, and gives up after
-`MAX_ATTEMPTS`, recording the last error. A slow or failing webhook delays nothing else.
+`MAX_ATTEMPTS` (by default), recording the last error. A slow or failing webhook delays nothing else.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import httpx
 
 from services.route import store
 from shared import db, metrics
+from shared.backoff import backoff_delay
 from shared.org import OrgFile
 from shared.service import Runtime, drain_until_stopped
 
@@ -81,13 +82,15 @@ def webhook_url(org: OrgFile, team_id: str) -> str | None:
     return os.environ.get(team.notify.webhook_url_env or "") or None
 
 
-def backoff(attempts: int) -> timedelta:
-    """2 s after the first failure, doubling, at most 10 minutes."""
-    return timedelta(seconds=min(600, 2 ** attempts))
+RETRY_START_S = 2.0
+RETRY_MAX_S = 600.0
 
 
-async def send_due(rt: Runtime, client: httpx.AsyncClient, now: datetime) -> int:
-    """Lease due messages, post them concurrently, record each outcome."""
+async def send_due(rt: Runtime, client: httpx.AsyncClient, now: datetime, *,
+                   max_attempts: int = MAX_ATTEMPTS) -> int:
+    """Lease due messages, post them concurrently, record each outcome: sent, failed
+    after `max_attempts`, or pending again after the shared backoff (2 s after the first
+    failure, doubling, at most 10 minutes, jittered)."""
     async with db.transaction(rt.engine) as conn:
         leased = await store.lease_notifications(conn, now, LEASE_S, BATCH)
         org = await rt.org.current(conn) if leased else None
@@ -112,12 +115,13 @@ async def send_due(rt: Runtime, client: httpx.AsyncClient, now: datetime) -> int
         for row, error in results:
             if error is None:
                 state, retry = "sent", None
-            elif row.attempts >= MAX_ATTEMPTS:
+            elif row.attempts >= max_attempts:
                 state, retry = "failed", None
                 log.warning("notification %s for team %s given up after %d attempts: %s",
                             row.id, row.team_id, row.attempts, error)
             else:
-                state, retry = "pending", done_at + backoff(row.attempts)
+                delay = backoff_delay(row.attempts, RETRY_START_S, RETRY_MAX_S)
+                state, retry = "pending", done_at + timedelta(seconds=delay)
             await store.finish_notification(conn, row.id, state, done_at, error, retry)
             metrics.NOTIFICATIONS.labels(row.team_id, row.kind,
                                          "retried" if state == "pending" else state).inc()

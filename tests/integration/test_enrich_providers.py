@@ -21,9 +21,8 @@ from services.enrich.adapters.firmographics import HttpProvider, make_provider
 from services.enrich.handlers import handle_lead_captured
 from shared import db
 from shared.events import make_event
-from shared.service import Runtime
 from shared.settings import Settings
-from tests.builders import make_lead, sha256_hex
+from tests.builders import StartRuntime, make_lead, sha256_hex
 from tests.provider_kit import serve_fake
 
 
@@ -145,34 +144,31 @@ async def test_garbage_is_a_failure_and_is_not_cached(settings: Settings) -> Non
 
 
 async def test_the_handler_marks_a_lead_partial_past_its_budget_and_fills_the_rest(
-        settings: Settings) -> None:
+        settings: Settings, runtime: StartRuntime) -> None:
     async with provider(settings, firmographics_timeout_s=5.0, enrich_budget_s=0.5
                         ) as (http, fake, own):
-        rt = await Runtime.start("enrich", own)
-        try:
-            fake.companies["initech.com"] = {"company": {"legalName": "Initech"},
-                                             "metrics": {"employees": "51-200"}}
-            known = captured("peter@initech.com")
-            await http.lookup(["initech.com"], 1.0)  # in the cache from now on
-            fake.mode = "slow"
-            slow = captured("bill@globex.com", name="Globex")
-            free = captured("sam@gmail.com")
-            out = await handle_lead_captured([known, slow, free], rt, http)
-            by_email = {o.event.data["contact"]["email"]: o.event.data for o in out}
-            initech = by_email["peter@initech.com"]
-            assert initech["enrichment"]["status"] == "complete"
-            assert initech["company"]["employees"] == 51
-            assert initech["enrichment"]["filled"] == ["name", "employees"]
-            globex = by_email["bill@globex.com"]
-            assert globex["enrichment"]["status"] == "partial"
-            assert "within 0.5 s" in globex["enrichment"]["reason"]
-            assert by_email["sam@gmail.com"]["enrichment"]["status"] == "complete"
-        finally:
-            await rt.close()
+        rt = await runtime("enrich", own)
+        fake.companies["initech.com"] = {"company": {"legalName": "Initech"},
+                                         "metrics": {"employees": "51-200"}}
+        known = captured("peter@initech.com")
+        await http.lookup(["initech.com"], 1.0)  # in the cache from now on
+        fake.mode = "slow"
+        slow = captured("bill@globex.com", name="Globex")
+        free = captured("sam@gmail.com")
+        out = await handle_lead_captured([known, slow, free], rt, http)
+        by_email = {o.event.data["contact"]["email"]: o.event.data for o in out}
+        initech = by_email["peter@initech.com"]
+        assert initech["enrichment"]["status"] == "complete"
+        assert initech["company"]["employees"] == 51
+        assert initech["enrichment"]["filled"] == ["name", "employees"]
+        globex = by_email["bill@globex.com"]
+        assert globex["enrichment"]["status"] == "partial"
+        assert "within 0.5 s" in globex["enrichment"]["reason"]
+        assert by_email["sam@gmail.com"]["enrichment"]["status"] == "complete"
 
 
 async def test_accounts_match_by_subdomain_country_domain_and_name_after_an_import(
-        settings: Settings) -> None:
+        runtime: StartRuntime) -> None:
     from services.enrich.store import AccountNames, parse_accounts_csv, upsert_accounts
 
     suffix = uuid.uuid4().hex[:6]
@@ -182,19 +178,16 @@ async def test_accounts_match_by_subdomain_country_domain_and_name_after_an_impo
         f"brightline-{suffix}.co.uk,ana,enterprise,US\n"
         f"b-{suffix},Brightline {suffix} Labs,,ben,smb,US\n")
     assert accounts[0]["domains"] == [f"brightline-{suffix}.com", f"brightline-{suffix}.co.uk"]
-    rt = await Runtime.start("enrich", settings)
-    try:
-        async with db.transaction(rt.engine) as conn:
-            await upsert_accounts(conn, accounts)
-        names = AccountNames()
-        leads = [captured(f"ana@eu.brightline-{suffix}.com"),
-                 captured(f"ana@brightline-{suffix}.co.uk"),
-                 captured("ana@gmail.com", name=f"Brightline {suffix}, Inc."),
-                 captured("ben@gmail.com", name=f"brightline {suffix} labs")]
-        out = await handle_lead_captured(leads, rt, None, names)
-        matched = [(o.event.data["account"] or {}).get("id") for o in out]
-        methods = [(o.event.data["account"] or {}).get("match") for o in out]
-        assert matched == [f"a-{suffix}", f"a-{suffix}", f"a-{suffix}", f"b-{suffix}"]
-        assert methods == ["domain", "domain", "name", "name"]
-    finally:
-        await rt.close()
+    rt = await runtime("enrich")
+    async with db.transaction(rt.engine) as conn:
+        await upsert_accounts(conn, accounts)
+    names = AccountNames()
+    leads = [captured(f"ana@eu.brightline-{suffix}.com"),
+             captured(f"ana@brightline-{suffix}.co.uk"),
+             captured("ana@gmail.com", name=f"Brightline {suffix}, Inc."),
+             captured("ben@gmail.com", name=f"brightline {suffix} labs")]
+    out = await handle_lead_captured(leads, rt, None, names)
+    matched = [(o.event.data["account"] or {}).get("id") for o in out]
+    methods = [(o.event.data["account"] or {}).get("match") for o in out]
+    assert matched == [f"a-{suffix}", f"a-{suffix}", f"a-{suffix}", f"b-{suffix}"]
+    assert methods == ["domain", "domain", "name", "name"]

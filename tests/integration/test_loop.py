@@ -17,6 +17,7 @@ from shared.events import Event, Outgoing, make_event
 from shared.loop import ConsumeLoop
 from shared.service import Runtime
 from shared.settings import Settings
+from tests.builders import StartRuntime
 from tests.kafka_tools import produce, produce_events, read_topic, values
 
 
@@ -73,132 +74,122 @@ def enrich_loop(rt: Runtime, handler=None) -> ConsumeLoop:  # type: ignore[no-un
 
 
 async def test_a_crash_before_commit_redelivers_the_batch_and_reprocessing_is_idempotent(
-    settings: Settings,
+    settings: Settings, runtime: StartRuntime,
 ) -> None:
-    rt = await Runtime.start("enrich", settings)
-    try:
-        events = [captured(f"crash{i}@crash-test.example", company="Crash Co") for i in range(5)]
-        await produce_events(settings, topics.CAPTURED, events)
+    rt = await runtime("enrich")
+    events = [captured(f"crash{i}@crash-test.example", company="Crash Co") for i in range(5)]
+    await produce_events(settings, topics.CAPTURED, events)
 
-        handled: list[str] = []
+    handled: list[str] = []
 
-        async def crash_after_handling(batch: list[Event]) -> list[Outgoing]:
-            out = await handle_lead_captured(batch, rt)
-            handled.extend(e.data["lead_id"] for e in batch)
-            await rt.publisher.publish(out)
-            raise asyncio.CancelledError  # the process dies before committing offsets
+    async def crash_after_handling(batch: list[Event]) -> list[Outgoing]:
+        out = await handle_lead_captured(batch, rt)
+        handled.extend(e.data["lead_id"] for e in batch)
+        await rt.publisher.publish(out)
+        raise asyncio.CancelledError  # the process dies before committing offsets
 
-        first = enrich_loop(rt, crash_after_handling)
-        task = asyncio.create_task(first.run())
-        with pytest.raises(asyncio.CancelledError):
-            await asyncio.wait_for(task, 30)
-        assert handled, "the first consumer saw the batch"
+    first = enrich_loop(rt, crash_after_handling)
+    task = asyncio.create_task(first.run())
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 30)
+    assert handled, "the first consumer saw the batch"
 
-        second = enrich_loop(rt)
-        await run_until(second, lambda: second.records >= len(events))
-        out = await read_topic(settings, topics.ENRICHED, expect=len(events) * 2, settle=0.5)
-        leads = values(out)
-        ids = [e["data"]["lead_id"] for e in leads]
-        # Redelivered: every lead handled by both consumers; idempotent: the same event ids
-        # and one person per person key.
-        assert sorted(set(ids)) == sorted(e.data["lead_id"] for e in events)
-        by_lead: dict[str, set[str]] = {}
-        for e in leads:
-            by_lead.setdefault(e["data"]["lead_id"], set()).add(e["id"])
-        assert all(len(v) == 1 for v in by_lead.values())
-        async with rt.engine.connect() as conn:
-            persons = (await conn.execute(text(
-                "SELECT count(*) FROM enrich.persons WHERE person_key = ANY(:k)"),
-                {"k": [e.data["person_key"] for e in events]})).scalar()
-        assert persons == len(events)
-    finally:
-        await rt.close()
+    second = enrich_loop(rt)
+    await run_until(second, lambda: second.records >= len(events))
+    out = await read_topic(settings, topics.ENRICHED, expect=len(events) * 2, settle=0.5)
+    leads = values(out)
+    ids = [e["data"]["lead_id"] for e in leads]
+    # Redelivered: every lead handled by both consumers; idempotent: the same event ids
+    # and one person per person key.
+    assert sorted(set(ids)) == sorted(e.data["lead_id"] for e in events)
+    by_lead: dict[str, set[str]] = {}
+    for e in leads:
+        by_lead.setdefault(e["data"]["lead_id"], set()).add(e["id"])
+    assert all(len(v) == 1 for v in by_lead.values())
+    async with rt.engine.connect() as conn:
+        persons = (await conn.execute(text(
+            "SELECT count(*) FROM enrich.persons WHERE person_key = ANY(:k)"),
+            {"k": [e.data["person_key"] for e in events]})).scalar()
+    assert persons == len(events)
 
 
 async def test_poison_records_are_dead_lettered_and_the_partition_keeps_flowing(
-    settings: Settings,
+    settings: Settings, runtime: StartRuntime,
 ) -> None:
-    rt = await Runtime.start("enrich", settings)
-    try:
-        good = [captured(f"good{i}@dlq-test.example") for i in range(3)]
-        bad_event = make_event("lead.captured", "capture",
-                               {"lead_id": "not-a-lead", "person_key": "k"})
-        key = good[0].data["person_key"].encode()
-        # All on one partition (same key): garbage, a good lead, a poison event, more good.
-        await produce(settings, topics.CAPTURED, [
-            (key, b"\x00not json"), (key, good[0].encode()), (key, bad_event.encode()),
-            (key, good[1].encode()), (key, good[2].encode()),
-        ])
-        loop = enrich_loop(rt)
-        dlq: list = []
+    rt = await runtime("enrich")
+    good = [captured(f"good{i}@dlq-test.example") for i in range(3)]
+    bad_event = make_event("lead.captured", "capture",
+                           {"lead_id": "not-a-lead", "person_key": "k"})
+    key = good[0].data["person_key"].encode()
+    # All on one partition (same key): garbage, a good lead, a poison event, more good.
+    await produce(settings, topics.CAPTURED, [
+        (key, b"\x00not json"), (key, good[0].encode()), (key, bad_event.encode()),
+        (key, good[1].encode()), (key, good[2].encode()),
+    ])
+    loop = enrich_loop(rt)
+    dlq: list = []
 
-        async def poll_dlq() -> None:
-            dlq[:] = await read_topic(settings, topics.DLQ, expect=2, timeout=20)
+    async def poll_dlq() -> None:
+        dlq[:] = await read_topic(settings, topics.DLQ, expect=2, timeout=20)
 
-        await run_until(loop, lambda: loop.records >= 5)
-        await poll_dlq()
-        enriched = values(await read_topic(settings, topics.ENRICHED, expect=3))
-        assert sorted(e["data"]["lead_id"] for e in enriched) == sorted(
-            e.data["lead_id"] for e in good)
-        assert len(dlq) == 2
-        headers = [dict(r.headers) for r in dlq]
-        assert {h["leadflow.dlq.service"] for h in headers} == {b"enrich"}
-        assert all(h["leadflow.dlq.topic"] == settings.topic(topics.CAPTURED).encode()
-                   for h in headers)
-        assert dlq[0].value == b"\x00not json"
-        assert b"undecodable" in headers[0]["leadflow.dlq.error"]
-        assert dlq[1].value == bad_event.encode()
-        # Committed past everything: a new member of the group gets nothing again.
-        assert await left_for_a_new_member(rt) == []
-    finally:
-        await rt.close()
+    await run_until(loop, lambda: loop.records >= 5)
+    await poll_dlq()
+    enriched = values(await read_topic(settings, topics.ENRICHED, expect=3))
+    assert sorted(e["data"]["lead_id"] for e in enriched) == sorted(
+        e.data["lead_id"] for e in good)
+    assert len(dlq) == 2
+    headers = [dict(r.headers) for r in dlq]
+    assert {h["leadflow.dlq.service"] for h in headers} == {b"enrich"}
+    assert all(h["leadflow.dlq.topic"] == settings.topic(topics.CAPTURED).encode()
+               for h in headers)
+    assert dlq[0].value == b"\x00not json"
+    assert b"undecodable" in headers[0]["leadflow.dlq.error"]
+    assert dlq[1].value == bad_event.encode()
+    # Committed past everything: a new member of the group gets nothing again.
+    assert await left_for_a_new_member(rt) == []
 
 
-async def test_transient_faults_are_retried_and_never_dead_lettered(settings: Settings) -> None:
-    rt = await Runtime.start("enrich", settings)
-    try:
-        events = [captured(f"retry{i}@retry-test.example") for i in range(2)]
-        await produce_events(settings, topics.CAPTURED, events)
-        calls = {"n": 0}
+async def test_transient_faults_are_retried_and_never_dead_lettered(
+        settings: Settings, runtime: StartRuntime) -> None:
+    rt = await runtime("enrich")
+    events = [captured(f"retry{i}@retry-test.example") for i in range(2)]
+    await produce_events(settings, topics.CAPTURED, events)
+    calls = {"n": 0}
 
-        async def flaky(batch: list[Event]) -> list[Outgoing]:
-            calls["n"] += 1
-            if calls["n"] <= 3:
-                raise RetryableError("database unavailable (simulated)")
-            return await handle_lead_captured(batch, rt)
+    async def flaky(batch: list[Event]) -> list[Outgoing]:
+        calls["n"] += 1
+        if calls["n"] <= 3:
+            raise RetryableError("database unavailable (simulated)")
+        return await handle_lead_captured(batch, rt)
 
-        loop = enrich_loop(rt, flaky)
-        await run_until(loop, lambda: loop.records >= len(events) and calls["n"] > 3)
-        assert calls["n"] >= 4
-        assert len(await read_topic(settings, topics.ENRICHED, expect=2)) >= 2
-        assert await read_topic(settings, topics.DLQ, expect=1, timeout=2) == []
-    finally:
-        await rt.close()
+    loop = enrich_loop(rt, flaky)
+    await run_until(loop, lambda: loop.records >= len(events) and calls["n"] > 3)
+    assert calls["n"] >= 4
+    assert len(await read_topic(settings, topics.ENRICHED, expect=2)) >= 2
+    assert await read_topic(settings, topics.DLQ, expect=1, timeout=2) == []
 
 
-async def test_stop_finishes_the_batch_in_hand_and_commits_it(settings: Settings) -> None:
-    rt = await Runtime.start("enrich", settings)
-    try:
-        events = [captured(f"drain{i}@drain-test.example") for i in range(3)]
-        await produce_events(settings, topics.CAPTURED, events)
-        started = asyncio.Event()
-        loop: ConsumeLoop
+async def test_stop_finishes_the_batch_in_hand_and_commits_it(
+        settings: Settings, runtime: StartRuntime) -> None:
+    rt = await runtime("enrich")
+    events = [captured(f"drain{i}@drain-test.example") for i in range(3)]
+    await produce_events(settings, topics.CAPTURED, events)
+    started = asyncio.Event()
+    loop: ConsumeLoop
 
-        async def slow(batch: list[Event]) -> list[Outgoing]:
-            started.set()
-            loop.stop()  # SIGTERM arrives while the batch is in hand
-            await asyncio.sleep(0.5)
-            return await handle_lead_captured(batch, rt)
+    async def slow(batch: list[Event]) -> list[Outgoing]:
+        started.set()
+        loop.stop()  # SIGTERM arrives while the batch is in hand
+        await asyncio.sleep(0.5)
+        return await handle_lead_captured(batch, rt)
 
-        loop = enrich_loop(rt, slow)
-        task = asyncio.create_task(loop.run())
-        await asyncio.wait_for(started.wait(), 30)
-        await asyncio.wait_for(task, 15)
-        # Settle: the batch's outputs may arrive over several fetches.
-        handled_once = len(values(await read_topic(settings, topics.ENRICHED, expect=1,
-                                                   timeout=5, settle=1.5)))
-        assert handled_once >= 1
-        # What was handled was committed: a new member starts after it.
-        assert len(await left_for_a_new_member(rt)) == len(events) - handled_once
-    finally:
-        await rt.close()
+    loop = enrich_loop(rt, slow)
+    task = asyncio.create_task(loop.run())
+    await asyncio.wait_for(started.wait(), 30)
+    await asyncio.wait_for(task, 15)
+    # Settle: the batch's outputs may arrive over several fetches.
+    handled_once = len(values(await read_topic(settings, topics.ENRICHED, expect=1,
+                                               timeout=5, settle=1.5)))
+    assert handled_once >= 1
+    # What was handled was committed: a new member starts after it.
+    assert len(await left_for_a_new_member(rt)) == len(events) - handled_once

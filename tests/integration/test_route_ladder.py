@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import yaml
 from sqlalchemy import text
 
@@ -280,9 +279,8 @@ async def test_notifications_are_sent_after_the_decision_retried_and_never_block
 
 
 async def test_a_webhook_that_keeps_failing_is_given_up_with_its_error(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch,
+    settings: Settings,
 ) -> None:
-    monkeypatch.setattr(notify, "MAX_ATTEMPTS", 2)
 
     def broken(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
@@ -293,8 +291,8 @@ async def test_a_webhook_that_keeps_failing_is_given_up_with_its_error(
         await handle_route_batch([event], rt)
         async with httpx.AsyncClient(transport=httpx.MockTransport(broken)) as client:
             now = datetime.now(UTC)
-            await notify.send_due(rt, client, now)
-            await notify.send_due(rt, client, now + timedelta(minutes=1))
+            await notify.send_due(rt, client, now, max_attempts=2)
+            await notify.send_due(rt, client, now + timedelta(minutes=1), max_attempts=2)
         [row] = await notifications(rt, [event.data["lead_id"]])
         assert row.state == "failed" and row.attempts == 2
         assert "connection refused" in row.last_error

@@ -17,7 +17,7 @@ from services.route.handlers import handle_route_batch
 from services.route.tools import route_replay
 from shared.service import Runtime
 from shared.settings import Settings
-from tests.builders import demo_org_open_all_hours
+from tests.builders import StartRuntime, demo_org_open_all_hours
 from tests.integration.test_route import scored
 
 
@@ -41,56 +41,50 @@ def candidate_org(directory: Path) -> Path:
 
 
 async def test_route_test_prints_the_decision_and_writes_nothing(
-    settings: Settings, tmp_path: Path,
+    settings: Settings, tmp_path: Path, runtime: StartRuntime,
 ) -> None:
-    rt = await Runtime.start("route", settings)
-    try:
-        await handle_route_batch([scored("tools-warmup@big-co.example")], rt)
-        before = await written(rt)
-        body = tmp_path / "lead.json"
-        body.write_text(json.dumps({
-            "email": "dana@globex.example", "full_name": "Dana Ng", "job_title": "VP Sales",
-            "company": {"name": "Globex", "employees": 800, "industry": "software"},
-            "country": "US", "activities": [{"type": "demo_request",
-                                             "at": "2026-11-23T10:00:00Z"}]}))
-        result = await route_test(settings, body)
-        assert result.decision.assignment["kind"] == "rep"
-        assert result.decision.assignment["team_id"] == "enterprise"
-        assert result.decision.assignment["sla"]["temperature"] == "hot"
-        assert result.lead["title"]["seniority"] == "vp"
-        assert any("normalized" in n for n in result.notes)
-        elsewhere = await route_test(settings, body, candidate_org(tmp_path))
-        assert elsewhere.decision.assignment["team_id"] == "midmarket"
-        event = tmp_path / "event.json"  # an event as `leadflow tail --raw` prints it
-        event.write_text(json.dumps(scored("from-an-event@big-co.example").to_dict()))
-        assert (await route_test(settings, event)).decision.assignment["kind"] == "rep"
-        assert await written(rt) == before
-    finally:
-        await rt.close()
+    rt = await runtime("route")
+    await handle_route_batch([scored("tools-warmup@big-co.example")], rt)
+    before = await written(rt)
+    body = tmp_path / "lead.json"
+    body.write_text(json.dumps({
+        "email": "dana@globex.example", "full_name": "Dana Ng", "job_title": "VP Sales",
+        "company": {"name": "Globex", "employees": 800, "industry": "software"},
+        "country": "US", "activities": [{"type": "demo_request",
+                                         "at": "2026-11-23T10:00:00Z"}]}))
+    result = await route_test(settings, body)
+    assert result.decision.assignment["kind"] == "rep"
+    assert result.decision.assignment["team_id"] == "enterprise"
+    assert result.decision.assignment["sla"]["temperature"] == "hot"
+    assert result.lead["title"]["seniority"] == "vp"
+    assert any("normalized" in n for n in result.notes)
+    elsewhere = await route_test(settings, body, candidate_org(tmp_path))
+    assert elsewhere.decision.assignment["team_id"] == "midmarket"
+    event = tmp_path / "event.json"  # an event as `leadflow tail --raw` prints it
+    event.write_text(json.dumps(scored("from-an-event@big-co.example").to_dict()))
+    assert (await route_test(settings, event)).decision.assignment["kind"] == "rep"
+    assert await written(rt) == before
 
 
 async def test_route_replay_counts_leads_a_candidate_would_send_elsewhere(
-    settings: Settings, tmp_path: Path,
+    settings: Settings, tmp_path: Path, runtime: StartRuntime,
 ) -> None:
-    rt = await Runtime.start("route", settings)
-    try:
-        big = [scored(f"replay{i}@big-co.example") for i in range(5)]
-        cold = [scored(f"replay-cold{i}@small.example", temperature="cold", employees=5)
-                for i in range(3)]
-        await handle_route_batch(big + cold, rt)
-        before = await written(rt)
-        result = await route_replay(settings, timedelta(days=7), candidate_org(tmp_path))
-        assert result.leads >= 8
-        assert result.transitions[("team enterprise", "team midmarket")] >= 5
-        assert result.moved == sum(result.transitions.values())
-        assert 0 < len(result.examples) <= 10
-        assert all(e["rule_before"] == "enterprise" for e in result.examples)
-        same = await route_replay(settings, timedelta(days=7),
-                                  demo_org_open_all_hours(tmp_path))
-        assert same.moved == 0 and same.leads == result.leads
-        assert await written(rt) == before
-    finally:
-        await rt.close()
+    rt = await runtime("route")
+    big = [scored(f"replay{i}@big-co.example") for i in range(5)]
+    cold = [scored(f"replay-cold{i}@small.example", temperature="cold", employees=5)
+            for i in range(3)]
+    await handle_route_batch(big + cold, rt)
+    before = await written(rt)
+    result = await route_replay(settings, timedelta(days=7), candidate_org(tmp_path))
+    assert result.leads >= 8
+    assert result.transitions[("team enterprise", "team midmarket")] >= 5
+    assert result.moved == sum(result.transitions.values())
+    assert 0 < len(result.examples) <= 10
+    assert all(e["rule_before"] == "enterprise" for e in result.examples)
+    same = await route_replay(settings, timedelta(days=7),
+                              demo_org_open_all_hours(tmp_path))
+    assert same.moved == 0 and same.leads == result.leads
+    assert await written(rt) == before
 
 
 def test_the_route_commands_print_and_name_bad_input(

@@ -11,8 +11,8 @@ from typing import Any
 from services.capture.intake import lead_from_payload
 from services.score.handlers import handle_score_batch
 from shared.events import Event, make_event
-from shared.service import Runtime
 from shared.settings import Settings
+from tests.builders import StartRuntime
 
 
 def enriched(email: str) -> Event:
@@ -27,83 +27,71 @@ def recorded(lead: dict[str, Any], kind: str, at: str = "2026-11-24T09:00:00+00:
         "activity": {"type": kind, "at": at, "props": {}}}, event_id=str(uuid.uuid4()))
 
 
-async def test_a_cold_lead_that_asks_for_a_demo_is_re_scored_hot(settings: Settings) -> None:
-    rt = await Runtime.start("score", settings)
-    try:
-        lead_event = enriched(f"quiet-{uuid.uuid4().hex[:6]}@corp.example")
-        [first] = await handle_score_batch([lead_event], rt)
-        lead = first.event.data
-        assert lead["score"]["temperature"] == "cold"
-        assert await handle_score_batch([recorded(lead, "email_open")], rt) == []  # no change
-        demo = recorded(lead, "demo_request")
-        [again] = await handle_score_batch([demo], rt)
-        rescored = again.event.data
-        assert again.event.type == "lead.scored" and again.event.id != first.event.id
-        assert rescored["lead_id"] == lead["lead_id"]
-        assert rescored["score"]["temperature"] == "hot"
-        assert rescored["score"]["behaviour"] > 0
-        assert {a["type"] for a in rescored["activities"]} >= {"email_open", "demo_request"}
-        # Redelivered (say, after a crash between commit and publish): counted once, and
-        # the change it made is published again as the same event.
-        [repeat] = await handle_score_batch([demo], rt)
-        assert repeat.event.id == again.event.id
-        assert repeat.event.data["score"]["points"] == rescored["score"]["points"]
-    finally:
-        await rt.close()
+async def test_a_cold_lead_that_asks_for_a_demo_is_re_scored_hot(runtime: StartRuntime) -> None:
+    rt = await runtime("score")
+    lead_event = enriched(f"quiet-{uuid.uuid4().hex[:6]}@corp.example")
+    [first] = await handle_score_batch([lead_event], rt)
+    lead = first.event.data
+    assert lead["score"]["temperature"] == "cold"
+    assert await handle_score_batch([recorded(lead, "email_open")], rt) == []  # no change
+    demo = recorded(lead, "demo_request")
+    [again] = await handle_score_batch([demo], rt)
+    rescored = again.event.data
+    assert again.event.type == "lead.scored" and again.event.id != first.event.id
+    assert rescored["lead_id"] == lead["lead_id"]
+    assert rescored["score"]["temperature"] == "hot"
+    assert rescored["score"]["behaviour"] > 0
+    assert {a["type"] for a in rescored["activities"]} >= {"email_open", "demo_request"}
+    # Redelivered (say, after a crash between commit and publish): counted once, and
+    # the change it made is published again as the same event.
+    [repeat] = await handle_score_batch([demo], rt)
+    assert repeat.event.id == again.event.id
+    assert repeat.event.data["score"]["points"] == rescored["score"]["points"]
 
 
 async def test_an_activity_recorded_before_its_lead_counts_when_the_lead_arrives(
-        settings: Settings) -> None:
-    rt = await Runtime.start("score", settings)
-    try:
-        lead_event = enriched(f"early-{uuid.uuid4().hex[:6]}@corp.example")
-        early = recorded(lead_event.data, "contact_sales")
-        out = await handle_score_batch([early, lead_event], rt)
-        assert len(out) == 1
-        assert out[0].event.data["score"]["temperature"] == "hot"
-    finally:
-        await rt.close()
+        runtime: StartRuntime) -> None:
+    rt = await runtime("score")
+    lead_event = enriched(f"early-{uuid.uuid4().hex[:6]}@corp.example")
+    early = recorded(lead_event.data, "contact_sales")
+    out = await handle_score_batch([early, lead_event], rt)
+    assert len(out) == 1
+    assert out[0].event.data["score"]["temperature"] == "hot"
 
 
 async def test_route_assigns_a_nurtured_lead_that_turns_hot_to_a_rep_once(
-        settings: Settings) -> None:
+        runtime: StartRuntime) -> None:
     from services.route.handlers import handle_route_batch
     from tests.integration.test_route import scored
 
-    rt = await Runtime.start("route", settings)
-    try:
-        cold = scored(f"cool-{uuid.uuid4().hex[:6]}@small.example", temperature="cold",
-                      employees=20)
-        [routed] = await handle_route_batch([cold], rt)
-        assert routed.event.data["assignment"]["kind"] == "nurture"
-        hot_data = {**cold.data, "score": {**cold.data["score"], "temperature": "hot",
-                                           "points": 80}}
-        hot = make_event("lead.scored", "score", hot_data, event_id=str(uuid.uuid4()))
-        [moved] = await handle_route_batch([hot], rt)
-        assert moved.event.type == "lead.reassigned"
-        assignment = moved.event.data["assignment"]
-        assert assignment["kind"] == "rep" and assignment["attempt"] == 2
-        assert assignment["sla"]["temperature"] == "hot"
-        [same] = await handle_route_batch([hot], rt)  # redelivered: the same decision
-        assert same.event.id == moved.event.id
-        assert await handle_route_batch([cold], rt) == []  # a stale cold score changes nothing
-    finally:
-        await rt.close()
+    rt = await runtime("route")
+    cold = scored(f"cool-{uuid.uuid4().hex[:6]}@small.example", temperature="cold",
+                  employees=20)
+    [routed] = await handle_route_batch([cold], rt)
+    assert routed.event.data["assignment"]["kind"] == "nurture"
+    hot_data = {**cold.data, "score": {**cold.data["score"], "temperature": "hot",
+                                       "points": 80}}
+    hot = make_event("lead.scored", "score", hot_data, event_id=str(uuid.uuid4()))
+    [moved] = await handle_route_batch([hot], rt)
+    assert moved.event.type == "lead.reassigned"
+    assignment = moved.event.data["assignment"]
+    assert assignment["kind"] == "rep" and assignment["attempt"] == 2
+    assert assignment["sla"]["temperature"] == "hot"
+    [same] = await handle_route_batch([hot], rt)  # redelivered: the same decision
+    assert same.event.id == moved.event.id
+    assert await handle_route_batch([cold], rt) == []  # a stale cold score changes nothing
 
 
-async def test_explain_and_compare_read_the_stored_profiles(settings: Settings,
-                                                            tmp_path: Any) -> None:
+async def test_explain_and_compare_read_the_stored_profiles(
+        settings: Settings, tmp_path: Any, runtime: StartRuntime) -> None:
     from pathlib import Path
 
     from services.score.tools import compare, explain
 
-    rt = await Runtime.start("score", settings)
-    try:
-        [out] = await handle_score_batch([enriched(f"cmp-{uuid.uuid4().hex[:6]}@corp.example")],
-                                         rt)
-        lead = out.event.data
-    finally:
-        await rt.close()
+    rt = await runtime("score")
+    [out] = await handle_score_batch([enriched(f"cmp-{uuid.uuid4().hex[:6]}@corp.example")],
+                                     rt)
+    lead = out.event.data
     shown = await explain(settings, lead["lead_id"])
     assert shown["stored"]["points"] == lead["score"]["points"]
     assert shown["now"]["model"] == lead["score"]["model"]
@@ -117,7 +105,8 @@ async def test_explain_and_compare_read_the_stored_profiles(settings: Settings,
     assert result.examples and "lead_id" in result.examples[0]
 
 
-async def test_the_decay_pass_cools_a_lead_that_went_quiet(settings: Settings) -> None:
+async def test_the_decay_pass_cools_a_lead_that_went_quiet(
+        settings: Settings, runtime: StartRuntime) -> None:
     from datetime import timedelta
 
     from services.score.handlers import rescore_cooled
@@ -125,40 +114,34 @@ async def test_the_decay_pass_cools_a_lead_that_went_quiet(settings: Settings) -
     from tests.kafka_tools import read_topic, values
 
     then = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
-    rt = await Runtime.start("score", settings)
-    try:
-        rt.now = lambda: then
-        lead = lead_from_payload({"email": f"quiet-{uuid.uuid4().hex[:6]}@corp.example",
-                                  "job_title": "CEO"}, provider="api", channel="api",
-                                 now=then).model_dump(mode="json")
-        lead["title"]["seniority"] = "c_level"
-        lead["activities"] = [{"type": "pricing_page_visit", "at": then.isoformat(),
-                               "props": {}}]
-        [first] = await handle_score_batch([make_event("lead.enriched", "enrich", lead)], rt)
-        assert first.event.data["score"]["temperature"] == "warm"  # 20 + 15
-        rt.now = lambda: then + timedelta(days=60)  # two half-lives: 15 -> 4
-        assert await rescore_cooled(rt) >= 1
-        await rescore_cooled(rt)  # a second pass finds it settled: no second event
-        mine = [v["data"] for v in values(await read_topic(settings, topics.SCORED, expect=1))
-                if v["data"]["lead_id"] == lead["lead_id"]]
-        assert [d["score"]["temperature"] for d in mine] == ["cold"]
-        assert mine[0]["score"]["behaviour"] == 4
-    finally:
-        await rt.close()
+    rt = await runtime("score")
+    rt.now = lambda: then
+    lead = lead_from_payload({"email": f"quiet-{uuid.uuid4().hex[:6]}@corp.example",
+                              "job_title": "CEO"}, provider="api", channel="api",
+                             now=then).model_dump(mode="json")
+    lead["title"]["seniority"] = "c_level"
+    lead["activities"] = [{"type": "pricing_page_visit", "at": then.isoformat(),
+                           "props": {}}]
+    [first] = await handle_score_batch([make_event("lead.enriched", "enrich", lead)], rt)
+    assert first.event.data["score"]["temperature"] == "warm"  # 20 + 15
+    rt.now = lambda: then + timedelta(days=60)  # two half-lives: 15 -> 4
+    assert await rescore_cooled(rt) >= 1
+    await rescore_cooled(rt)  # a second pass finds it settled: no second event
+    mine = [v["data"] for v in values(await read_topic(settings, topics.SCORED, expect=1))
+            if v["data"]["lead_id"] == lead["lead_id"]]
+    assert [d["score"]["temperature"] for d in mine] == ["cold"]
+    assert mine[0]["score"]["behaviour"] == 4
 
 
 async def test_an_activity_score_cannot_read_is_skipped_and_the_lead_still_scores(
-        settings: Settings) -> None:
-    rt = await Runtime.start("score", settings)
-    try:
-        lead_event = enriched(f"odd-{uuid.uuid4().hex[:6]}@corp.example")
-        odd = [make_event("activity.recorded", "tool", {
-            "lead_id": lead_event.data["lead_id"], "person_key": lead_event.data["person_key"],
-            "activity": activity}) for activity in (
-            {"type": "visit"}, {"type": ["x"], "at": "2026-11-24T09:00:00Z"},
-            {"type": "visit", "at": "yesterday"}, "not an activity")]
-        out = await handle_score_batch([*odd, lead_event], rt)
-        assert [o.event.type for o in out] == ["lead.scored"]
-        assert out[0].event.data["activities"] == []
-    finally:
-        await rt.close()
+        runtime: StartRuntime) -> None:
+    rt = await runtime("score")
+    lead_event = enriched(f"odd-{uuid.uuid4().hex[:6]}@corp.example")
+    odd = [make_event("activity.recorded", "tool", {
+        "lead_id": lead_event.data["lead_id"], "person_key": lead_event.data["person_key"],
+        "activity": activity}) for activity in (
+        {"type": "visit"}, {"type": ["x"], "at": "2026-11-24T09:00:00Z"},
+        {"type": "visit", "at": "yesterday"}, "not an activity")]
+    out = await handle_score_batch([*odd, lead_event], rt)
+    assert [o.event.type for o in out] == ["lead.scored"]
+    assert out[0].event.data["activities"] == []

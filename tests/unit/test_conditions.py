@@ -8,19 +8,9 @@ from typing import Any
 import pytest
 
 from shared.conditions import OrgError, compile_condition, matches, validate_condition
-from shared.lead import Lead
+from tests.builders import NOW, make_lead
 
-NOW = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
-
-
-def make_lead(**parts: Any) -> dict[str, Any]:
-    """A lead in its JSON form (what conditions see), from section-4 parts."""
-    fields: dict[str, Any] = {"lead_id": "lead-1", "person_key": "pk", "received_at": NOW}
-    fields.update(parts)
-    return Lead.model_validate(fields).model_dump(mode="json")
-
-
-VP_AT_ACME = make_lead(
+VP_AT_ACME = make_lead(bare=True,
     contact={"email": "jo@acme.com"},
     company={"name": "Acme Corp", "employees": 250, "industry": "software"},
     title={"seniority": "vp"},
@@ -33,7 +23,7 @@ VP_AT_ACME = make_lead(
     custom={"tags": ["beta", "partner"], "budget": "50000"},
     flags={"free_email": False},
 )
-NOBODY = make_lead()
+NOBODY = make_lead(bare=True)
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
@@ -28,17 +26,7 @@ from shared.identity import (
     split_full_name,
 )
 from shared.lead import Lead
-
-
-def lead_dict(**parts: Any) -> dict[str, Any]:
-    """A lead as it travels in an event's `data`, with only the given parts filled in."""
-    return Lead(
-        lead_id="7b1e8f0e-0000-5000-8000-000000000001",
-        person_key="0" * 64,
-        received_at=datetime(2026, 3, 10, 14, 0, tzinfo=UTC),
-        **parts,
-    ).model_dump(mode="json")
-
+from tests.builders import make_lead
 
 # --------------------------------------------------------------------------- email
 
@@ -433,7 +421,7 @@ def test_contact_is_normalized_and_a_lone_full_name_split():
 
 
 def test_lead_is_enriched_with_normal_forms_domain_flags_and_title():
-    lead = lead_dict(
+    lead = make_lead(bare=True,
         contact={
             "email": " José.Müller@Mail.ACME.co.uk ",
             "phone": "020 7946 0958",
@@ -519,20 +507,20 @@ def test_lead_is_enriched_with_normal_forms_domain_flags_and_title():
 def test_company_domain_and_mail_flags_are_derived(
     contact, custom, company, domain, free, disposable
 ):
-    enriched = enrich_lead(lead_dict(contact=contact, custom=custom, company=company))
+    enriched = enrich_lead(make_lead(bare=True, contact=contact, custom=custom, company=company))
     assert enriched["company"]["domain"] == domain
     assert enriched["flags"]["free_email"] is free
     assert enriched["flags"]["disposable_email"] is disposable
 
 
 def test_lead_without_country_takes_its_phone_numbers_country():
-    enriched = enrich_lead(lead_dict(contact={"phone": "+33 6 12 34 56 78"}))
+    enriched = enrich_lead(make_lead(bare=True, contact={"phone": "+33 6 12 34 56 78"}))
     assert enriched["country"] == "FR"
 
 
 def test_lead_country_falls_back_to_the_company_country_for_reading_the_phone():
     enriched = enrich_lead(
-        lead_dict(contact={"phone": "030 1234567"}, company={"country": "Deutschland"})
+        make_lead(bare=True, contact={"phone": "030 1234567"}, company={"country": "Deutschland"})
     )
     assert enriched["contact"]["phone"] == "+49301234567"
     assert enriched["country"] == "DE"
@@ -540,7 +528,7 @@ def test_lead_country_falls_back_to_the_company_country_for_reading_the_phone():
 
 def test_invalid_email_and_unknown_country_are_dropped_not_passed_on():
     enriched = enrich_lead(
-        lead_dict(contact={"email": "ana@acme", "phone": "+12015550123"}, country="Narnia")
+        make_lead(bare=True, contact={"email": "ana@acme", "phone": "+12015550123"}, country="Narnia")
     )
     assert enriched["contact"]["email"] is None
     assert enriched["country"] == "US"  # from the phone, once Narnia is gone
@@ -548,7 +536,7 @@ def test_invalid_email_and_unknown_country_are_dropped_not_passed_on():
 
 def test_full_name_in_custom_fields_fills_empty_names():
     enriched = enrich_lead(
-        lead_dict(contact={"email": "a@acme.com"}, custom={"full_name": "ana de la cruz"})
+        make_lead(bare=True, contact={"email": "a@acme.com"}, custom={"full_name": "ana de la cruz"})
     )
     assert (enriched["contact"]["first_name"], enriched["contact"]["last_name"]) == (
         "Ana",
@@ -557,13 +545,13 @@ def test_full_name_in_custom_fields_fills_empty_names():
 
 
 def test_lead_without_title_is_unknown_seniority():
-    enriched = enrich_lead(lead_dict(contact={"email": "a@acme.com"}))
+    enriched = enrich_lead(make_lead(bare=True, contact={"email": "a@acme.com"}))
     assert enriched["title"]["seniority"] == "unknown"
     assert enriched["title"]["department"] is None
 
 
 def test_enrichment_keeps_identity_and_leaves_the_input_untouched():
-    lead = lead_dict(
+    lead = make_lead(bare=True,
         contact={"email": "ANA@ACME.COM"},
         flags={"test": True, "duplicate_of": "other-lead"},
         custom={"favourite_colour": "green"},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -127,7 +128,7 @@ def test_demo_scoring_rules_are_fit_or_behaviour_by_what_they_refer_to(
 
 def test_versions_are_stable_short_hashes_and_scoring_has_its_own() -> None:
     org = load(org_dict())
-    assert len(org.version) == 12 and int(org.version, 16) >= 0
+    assert re.fullmatch(r"[0-9a-f]{12}", org.version), org.version
     assert org.version == load(org_dict()).version
     assert org.scoring_version != org.version
     more_reps = load(changed(lambda d: d["teams"][1]["reps"].append({"id": "gia"})))

@@ -2,38 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from services.score.scoring import score_breakdown, score_lead
-from shared.lead import Lead
 from shared.org import Scoring, load_org_file
+from tests.builders import NOW, make_lead
 
-NOW = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
 DEMO = load_org_file(Path(__file__).resolve().parents[2] / "deploy" / "demo" / "org.yaml")
 MODEL = DEMO.scoring
 
 
-def make_lead(
+def prospect(
     seniority: str | None = None,
     employees: int | None = None,
     industry: str | None = None,
     country: str | None = None,
     did: list[tuple[str, timedelta]] | None = None,
 ) -> dict[str, Any]:
-    """A lead in its JSON form; `did` lists (activity type, how long before NOW)."""
-    return Lead.model_validate({
-        "lead_id": "lead-1",
-        "person_key": "pk",
-        "received_at": NOW,
-        "title": {"seniority": seniority},
-        "company": {"employees": employees, "industry": industry},
-        "country": country,
-        "activities": [{"type": kind, "at": NOW - ago} for kind, ago in did or []],
-    }).model_dump(mode="json")
+    """A bare lead with only what scoring reads; `did` lists (activity type, how long
+    before NOW)."""
+    return make_lead(
+        bare=True, title={"seniority": seniority},
+        company={"employees": employees, "industry": industry}, country=country,
+        activities=[{"type": kind, "at": NOW - ago} for kind, ago in did or []])
 
 
 def times(kind: str, count: int, ago: timedelta = timedelta(0)) -> list[tuple[str, timedelta]]:
@@ -52,26 +47,26 @@ DAYS = timedelta(days=1)
     ("lead", "points", "temperature", "stage"),
     [
         # VP 15 + 200+ employees 15 + software 10 + US 10 + demo request 25
-        (make_lead("vp", 250, "software", "US", [("demo_request", 0 * DAYS)]), 75, "hot", "mql"),
+        (prospect("vp", 250, "software", "US", [("demo_request", 0 * DAYS)]), 75, "hot", "mql"),
         # manager 5 + 10-49 employees 5 + three email opens 3
-        (make_lead("manager", 30, "retail", "BR", times("email_open", 3)), 13, "cold", "lead"),
+        (prospect("manager", 30, "retail", "BR", times("email_open", 3)), 13, "cold", "lead"),
         # C-level 20 + 200+ 15 + fintech 10 + GB 10
-        (make_lead("c_level", 1000, "fintech", "GB"), 55, "warm", "mql"),
+        (prospect("c_level", 1000, "fintech", "GB"), 55, "warm", "mql"),
         # director 10 + 50-199 10 + saas 10 + DE 10 + pricing page 15 + webinar 10
-        (make_lead("director", 60, "saas", "DE",
+        (prospect("director", 60, "saas", "DE",
                    [("pricing_page_visit", HOURS), ("webinar_attended", DAYS)]), 65, "warm", "mql"),
         # director 10 + 50-199 10 + FR 10, exactly the warm threshold
-        (make_lead("director", 100, "retail", "FR"), 30, "warm", "lead"),
+        (prospect("director", 100, "retail", "FR"), 30, "warm", "lead"),
         # C-level 20 + 200+ 15 + cybersecurity 10 + AU 10 + pricing 15 + whitepaper 5
-        (make_lead("c_level", 900, "cybersecurity", "AU",
+        (prospect("c_level", 900, "cybersecurity", "AU",
                    [("pricing_page_visit", HOURS), ("whitepaper_download", HOURS)]),
          75, "hot", "mql"),
         # nothing known: no points, cold
-        (make_lead(), 0, "cold", "lead"),
+        (prospect(), 0, "cold", "lead"),
         # a contact-sales request makes a lead hot whatever its points
-        (make_lead(did=[("contact_sales", HOURS)]), 0, "hot", "lead"),
+        (prospect(did=[("contact_sales", HOURS)]), 0, "hot", "lead"),
         # individual contributor at a 5-person company in Brazil, one click 3
-        (make_lead("individual", 5, "retail", "BR", [("email_click", HOURS)]), 3, "cold", "lead"),
+        (prospect("individual", 5, "retail", "BR", [("email_click", HOURS)]), 3, "cold", "lead"),
     ],
 )
 def test_the_demo_model_scores_worked_examples(
@@ -83,7 +78,7 @@ def test_the_demo_model_scores_worked_examples(
 
 
 def test_reasons_name_each_contributing_rule_in_file_order() -> None:
-    lead = make_lead("vp", 250, "software", "US", [("demo_request", 0 * DAYS)])
+    lead = prospect("vp", 250, "software", "US", [("demo_request", 0 * DAYS)])
     score = score_lead(lead, MODEL, NOW, "model-1")
     assert [(r.rule, r.points) for r in score.reasons] == [
         ("vp", 15), ("company-200-plus", 15), ("target-industry", 10), ("target-region", 10),
@@ -93,7 +88,7 @@ def test_reasons_name_each_contributing_rule_in_file_order() -> None:
 
 
 def test_the_breakdown_separates_fit_from_behaviour() -> None:
-    lead = make_lead("vp", 250, "software", "US", [("demo_request", 0 * DAYS)])
+    lead = prospect("vp", 250, "software", "US", [("demo_request", 0 * DAYS)])
     breakdown = score_breakdown(lead, MODEL, NOW)
     assert (breakdown["fit"], breakdown["behaviour"]) == (50, 25)
 
@@ -110,32 +105,32 @@ def test_the_breakdown_separates_fit_from_behaviour() -> None:
     ],
 )
 def test_behaviour_points_halve_every_half_life(ago: timedelta, points: int) -> None:
-    assert rule_points(make_lead(did=[("demo_request", ago)])) == {"demo-request": points}
+    assert rule_points(prospect(did=[("demo_request", ago)])) == {"demo-request": points}
 
 
 def test_behaviour_long_past_decays_to_nothing_and_leaves_no_reason() -> None:
-    assert rule_points(make_lead(did=[("demo_request", 365 * DAYS)])) == {}
+    assert rule_points(prospect(did=[("demo_request", 365 * DAYS)])) == {}
 
 
 def test_a_30_day_old_demo_request_alone_is_13_points_yet_hot() -> None:
-    score = score_lead(make_lead(did=[("demo_request", 30 * DAYS)]), MODEL, NOW, "m")
+    score = score_lead(prospect(did=[("demo_request", 30 * DAYS)]), MODEL, NOW, "m")
     assert (score.points, score.temperature, score.stage) == (13, "hot", "lead")
 
 
 def test_fit_points_do_not_decay() -> None:
-    old = make_lead("vp", did=[("demo_request", 60 * DAYS)])
+    old = prospect("vp", did=[("demo_request", 60 * DAYS)])
     assert rule_points(old)["vp"] == 15
 
 
 def test_without_decay_behaviour_keeps_its_points() -> None:
     no_decay = MODEL.model_copy(update={"decay": None})
-    assert rule_points(make_lead(did=[("demo_request", 90 * DAYS)]), no_decay) == {
+    assert rule_points(prospect(did=[("demo_request", 90 * DAYS)]), no_decay) == {
         "demo-request": 25
     }
 
 
 def test_a_plain_behaviour_rule_counts_once_aged_by_its_latest_activity() -> None:
-    lead = make_lead(did=[("pricing_page_visit", 60 * DAYS), ("pricing_page_visit", 30 * DAYS),
+    lead = prospect(did=[("pricing_page_visit", 60 * DAYS), ("pricing_page_visit", 30 * DAYS),
                           ("pricing_page_visit", 90 * DAYS)])
     assert rule_points(lead) == {"pricing-page-visit": 8}  # 15 x 0.5 = 7.5
 
@@ -158,7 +153,7 @@ def test_a_plain_behaviour_rule_counts_once_aged_by_its_latest_activity() -> Non
 def test_per_activity_rules_count_each_activity_up_to_their_max(
     did: list[tuple[str, timedelta]], expected: dict[str, int]
 ) -> None:
-    assert rule_points(make_lead(did=did)) == expected
+    assert rule_points(prospect(did=did)) == expected
 
 
 @pytest.mark.parametrize(
@@ -177,7 +172,7 @@ def test_per_activity_rules_count_each_activity_up_to_their_max(
 def test_three_site_visits_within_24_hours_earn_the_burst_points_once(
     visits_ago: list[timedelta], points: int
 ) -> None:
-    lead = make_lead(did=[("site_visit", ago) for ago in visits_ago])
+    lead = prospect(did=[("site_visit", ago) for ago in visits_ago])
     assert rule_points(lead).get("site-visit-burst", 0) == points
 
 
@@ -200,13 +195,13 @@ PENALTIES = Scoring.model_validate({
 @pytest.mark.parametrize(
     ("lead", "points", "temperature", "reasons"),
     [
-        (make_lead("student"), -20, "cold", {"student": -20}),
-        (make_lead("vp"), 25, "warm", {"vp": 25}),
-        (make_lead("vp", did=times("email_bounce", 2)), 17, "warm", {"vp": 25, "bounce": -8}),
-        (make_lead("vp", did=times("email_bounce", 5)), 15, "warm", {"vp": 25, "bounce": -10}),
-        (make_lead("vp", did=times("email_bounce", 4, 30 * DAYS)), 17, "warm",
+        (prospect("student"), -20, "cold", {"student": -20}),
+        (prospect("vp"), 25, "warm", {"vp": 25}),
+        (prospect("vp", did=times("email_bounce", 2)), 17, "warm", {"vp": 25, "bounce": -8}),
+        (prospect("vp", did=times("email_bounce", 5)), 15, "warm", {"vp": 25, "bounce": -10}),
+        (prospect("vp", did=times("email_bounce", 4, 30 * DAYS)), 17, "warm",
          {"vp": 25, "bounce": -8}),
-        (make_lead("student", did=times("email_bounce", 3)), -30, "cold",
+        (prospect("student", did=times("email_bounce", 3)), -30, "cold",
          {"student": -20, "bounce": -10}),
     ],
 )
@@ -219,7 +214,7 @@ def test_negative_points_subtract_decay_and_are_capped_by_max(
 
 
 def test_a_behaviour_rule_without_a_type_is_aged_by_the_activity_that_matched() -> None:
-    lead = make_lead()
+    lead = prospect()
     lead["activities"] = [{"type": "page_view", "at": (NOW - 30 * DAYS).isoformat(),
                            "props": {"page": "/pricing"}}]
     assert rule_points(lead, PENALTIES) == {"pricing-page": 10}
@@ -228,10 +223,10 @@ def test_a_behaviour_rule_without_a_type_is_aged_by_the_activity_that_matched() 
 @pytest.mark.parametrize(
     ("lead", "temperature", "stage"),
     [
-        (make_lead(), "cold", "lead"),
-        (make_lead("vp"), "warm", "mql"),
-        (make_lead(did=[("free_trial", 90 * DAYS)]), "warm", "lead"),
-        (make_lead("student", did=[("free_trial", 0 * DAYS)]), "warm", "lead"),
+        (prospect(), "cold", "lead"),
+        (prospect("vp"), "warm", "mql"),
+        (prospect(did=[("free_trial", 90 * DAYS)]), "warm", "lead"),
+        (prospect("student", did=[("free_trial", 0 * DAYS)]), "warm", "lead"),
     ],
 )
 def test_temperature_and_stage_follow_the_thresholds_of_the_file(
@@ -242,21 +237,21 @@ def test_temperature_and_stage_follow_the_thresholds_of_the_file(
 
 
 def test_scoring_leaves_the_lead_untouched() -> None:
-    lead = make_lead("vp", 250, "software", "US", [("demo_request", DAYS)])
+    lead = prospect("vp", 250, "software", "US", [("demo_request", DAYS)])
     before = repr(lead)
     score_lead(lead, MODEL, NOW, "m")
     assert repr(lead) == before
 
 
 def test_points_at_the_hot_threshold_make_a_lead_hot() -> None:
-    lead = make_lead("vp")
+    lead = prospect("vp")
     lead["activities"] = [{"type": "page_view", "at": NOW.isoformat(), "props": {"page": "/pricing"}}]
     score = score_lead(lead, PENALTIES, NOW, "m")
     assert (score.points, score.temperature, score.stage) == (45, "hot", "mql")
 
 
 def test_fit_and_behaviour_add_up_to_the_points_and_each_reason_says_which() -> None:
-    lead = make_lead("vp", 250, "software", "US", [("demo_request", 0 * DAYS),
+    lead = prospect("vp", 250, "software", "US", [("demo_request", 0 * DAYS),
                                                     ("email_open", 0 * DAYS)])
     score = score_lead(lead, MODEL, NOW, "m1")
     assert score.fit is not None and score.behaviour is not None
@@ -272,9 +267,7 @@ def test_fit_and_behaviour_add_up_to_the_points_and_each_reason_says_which() -> 
     ({"company": {"domain": "rivalflow.example"}}, "competitor", -50),
 ])
 def test_negative_rules_take_points_away(overrides, rule, points) -> None:
-    lead = Lead.model_validate({
-        "lead_id": "00000000-0000-0000-0000-000000000001", "person_key": "k",
-        "received_at": NOW, **overrides}).model_dump(mode="json")
+    lead = make_lead(bare=True, **overrides)
     score = score_lead(lead, MODEL, NOW, "m")
     assert {r.rule: r.points for r in score.reasons}[rule] == points
     assert score.fit == points and score.points == points
