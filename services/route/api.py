@@ -14,7 +14,8 @@ from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import text
 
 from services.route import store
-from services.route.handlers import Observations, accept_lead, reject_lead, touch_lead
+from services.route.assignments import Observations
+from services.route.feedback import accept_lead, reject_lead, touch_lead
 from services.route.routing import rep_problem
 from shared import db
 from shared.auth import bearer_ok, lead_id_param, require_bearer, token_matches

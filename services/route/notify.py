@@ -4,7 +4,8 @@ reminder and breach, per team (`teams[].notify` in the org file).
 Never in the way of routing: a decision only writes the message to `route.notifications`
 in its own transaction (so a message exists exactly when its decision committed); the
 sender loop here posts it afterwards with httpx, retries with backoff, and gives up after
-`MAX_ATTEMPTS` (by default), recording the last error. A slow or failing webhook delays nothing else.
+`MAX_ATTEMPTS` (by default), recording the last error. A slow or failing webhook delays
+nothing else.
 """
 
 from __future__ import annotations

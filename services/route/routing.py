@@ -33,9 +33,10 @@ Strategies, with state kept by the caller (PostgreSQL, under a lock):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from shared.org import OrgFile, Rep, Team
@@ -173,8 +174,12 @@ def choose_rep(
     return chosen, new_rotation, candidates
 
 
-def fallback_queue(team: Team) -> str:
-    return team.fallback_queue or f"{team.id}-unassigned"
+def fallback_queue(team: Team | None, team_id: str | None = None) -> str:
+    """The queue a team's leads wait in when none of its reps is eligible: the org file's
+    `fallback_queue`, else `<team>-unassigned` (also for a team the org file dropped)."""
+    if team is not None and team.fallback_queue:
+        return team.fallback_queue
+    return f"{team.id if team is not None else team_id}-unassigned"
 
 
 def decide_route(
@@ -251,3 +256,70 @@ def decide_route(
                          "strategy": team.strategy}, trace, candidates)
     return Decision({**base, "kind": "rep", "rep_id": chosen.id, "team_id": team.id,
                      "reason": "rule", "strategy": team.strategy}, trace, candidates, new_rotation)
+
+
+# --------------------------------------------------------------------------- re-scoring
+
+Rescore = Literal["reroute", "redeliver", "ignore"]
+
+
+def rescore_choice(before: dict[str, Any], lead: dict[str, Any],
+                   decide: Callable[[], Decision]) -> tuple[Rescore, Decision | None]:
+    """What a `lead.scored` means for a lead route already decided (`before` is the data
+    of its latest assignment event):
+
+    - `reroute`: the lead waited in nurture from its first decision and its stage or
+      temperature changed; `decide()` (the routing decision now) sends it somewhere other
+      than nurture. A rep assignment, or a later attempt an SLA escalation or a rejection
+      made, is never re-decided by a score.
+    - `redeliver`: the same score again (a redelivery): the stored event is published
+      again, never a second decision.
+    - `ignore`: a new score that changes nothing here.
+    """
+    if _turned(before, lead):
+        decision = decide()
+        if decision.assignment["kind"] != "nurture":
+            return "reroute", decision
+    if _same_score(before, lead):
+        return "redeliver", None
+    return "ignore", None
+
+
+def _same_score(before: dict[str, Any], lead: dict[str, Any]) -> bool:
+    old, new = before.get("score") or {}, lead.get("score") or {}
+    return all(old.get(k) == new.get(k) for k in ("points", "stage", "temperature", "model"))
+
+
+def _turned(before: dict[str, Any], lead: dict[str, Any]) -> bool:
+    assignment = before.get("assignment") or {}
+    if assignment.get("kind") != "nurture" or int(assignment.get("attempt") or 1) != 1:
+        return False
+    old, new = before.get("score") or {}, lead.get("score") or {}
+    return (old.get("stage"), old.get("temperature")) != (new.get("stage"),
+                                                          new.get("temperature"))
+
+
+# --------------------------------------------------------------------------- rejection
+
+Rejection = Literal["rejected", "already_rejected", "not_with_a_rep", "not_this_rep"]
+
+
+def rejection(org: OrgFile, current: dict[str, Any], rep_id: str | None, reason: str,
+              at: datetime) -> tuple[Rejection, dict[str, Any] | None]:
+    """Where a lead a rep rejected goes: back to marketing (`routing.rejected`, a nurture
+    track by default) as the next attempt, the rep, reason and time in the assignment.
+    Only the rep who holds the lead can reject it (`rep_id` None: whoever holds it); a
+    repeat changes nothing. Returns the outcome and, when rejected, the new assignment."""
+    if current.get("reason") == "rejected":
+        return "already_rejected", None
+    if current.get("kind") != "rep":
+        return "not_with_a_rep", None
+    if rep_id is not None and rep_id != current.get("rep_id"):
+        return "not_this_rep", None
+    dest = org.routing.rejected
+    assignment: dict[str, Any] = {
+        "kind": dest.kind, "attempt": int(current.get("attempt") or 1) + 1, "rule": None,
+        "reason": "rejected",
+        "rejected": {"rep_id": current.get("rep_id"), "reason": reason, "at": at.isoformat()}}
+    assignment["track" if dest.kind == "nurture" else "queue"] = dest.target
+    return "rejected", assignment

@@ -11,15 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
+from services.route.routing import Availability, Rotation, choose_rep, fallback_queue
 from shared.calendar import BusinessCalendar
+from shared.org import OrgFile
 
 __all__ = [
     "Clock",
     "Escalation",
     "SlaOutcome",
+    "after_breach",
     "decide_escalation",
+    "escalation_assignment",
     "is_due",
     "sla_deadline",
     "sla_outcome",
@@ -87,6 +91,41 @@ def decide_escalation(attempt: int, reassign_times: int) -> Escalation:
     if reassign_times < 0:
         raise ValueError(f"reassign_times must not be negative, got {reassign_times}")
     return "reassign" if attempt <= reassign_times else "escalate"
+
+
+def escalation_assignment(org: OrgFile, attempt: int, team_id: str) -> dict[str, Any]:
+    """Where an escalated lead goes: the org file's `escalate.then` (a queue or a nurture
+    track), else the team's fallback queue."""
+    then = org.sla.escalate.then if org.sla.escalate else None
+    if then is not None and then.kind == "nurture":
+        return {"kind": "nurture", "track": then.nurture, "attempt": attempt,
+                "reason": "sla_escalated"}
+    queue = (then.queue if then is not None and then.kind == "queue"
+             else fallback_queue(org.team(team_id), team_id))
+    return {"kind": "queue", "queue": queue, "team_id": team_id, "attempt": attempt,
+            "reason": "sla_escalated"}
+
+
+def after_breach(org: OrgFile, team_id: str, attempt: int, rotations: dict[str, Rotation],
+                 avail: Availability, tried: frozenset[str], now: datetime
+                 ) -> tuple[dict[str, Any] | None, Rotation | None, list[dict[str, Any]]]:
+    """The next assignment once assignment `attempt` of a lead in `team_id` lapsed: the
+    team's next eligible rep who has not had the lead (`tried`), or the escalation
+    destination once `reassign_times` is used up or nobody is eligible. None when the org
+    file has no `escalate` section: the breach is reported and the rep keeps the lead.
+    Returns (assignment, the team's new rotation if a rep took a turn, candidates)."""
+    escalate = org.sla.escalate
+    if escalate is None:
+        return None, None, []
+    team = org.team(team_id)
+    if decide_escalation(attempt, escalate.reassign_times) == "escalate" or team is None:
+        return escalation_assignment(org, attempt + 1, team_id), None, []
+    rotation = rotations.get(team.id) or Rotation(team.id)
+    rep, new_rotation, candidates = choose_rep(team, rotation, avail, now, tried)
+    if rep is None:
+        return escalation_assignment(org, attempt + 1, team.id), None, candidates
+    return ({"kind": "rep", "rep_id": rep.id, "team_id": team.id, "attempt": attempt + 1,
+             "reason": "sla_reassigned", "strategy": team.strategy}, new_rotation, candidates)
 
 
 def _as_utc(value: datetime, name: str) -> datetime:

@@ -1,6 +1,6 @@
 """Route's tables: assignments (one per lead and attempt, with their decision record and
-the event published for it, whose data is the lead as it then stood), team rotations (locked while a batch decides), rep availability, SLA
-timers and the journey log."""
+the event published for it, whose data is the lead as it then stood), team rotations
+(locked while a batch decides), rep availability, SLA timers and the journey log."""
 
 from __future__ import annotations
 
@@ -100,11 +100,16 @@ async def latest_attempts(conn: AsyncConnection, lead_ids: list[str]) -> dict[st
     return {str(r.lead_id): int(r.a) for r in rows}
 
 
-async def reps_tried(conn: AsyncConnection, lead_id: str) -> frozenset[str]:
+async def reps_tried(conn: AsyncConnection, lead_ids: list[str]
+                     ) -> dict[str, frozenset[str]]:
+    """Each lead's reps so far (any attempt); a lead no rep had is absent."""
+    if not lead_ids:
+        return {}
     rows = (await conn.execute(text(
-        "SELECT DISTINCT rep_id FROM route.assignments WHERE lead_id = CAST(:i AS uuid) "
-        "AND rep_id IS NOT NULL"), {"i": lead_id})).scalars().all()
-    return frozenset(rows)
+        "SELECT lead_id, array_agg(DISTINCT rep_id) AS reps FROM route.assignments "
+        "WHERE lead_id = ANY(CAST(:i AS uuid[])) AND rep_id IS NOT NULL GROUP BY lead_id"),
+        {"i": lead_ids})).all()
+    return {str(r.lead_id): frozenset(r.reps) for r in rows}
 
 
 @dataclass
@@ -262,10 +267,13 @@ async def add_journey(conn: AsyncConnection, entries: list[tuple[str, datetime, 
 async def load_lead(conn: AsyncConnection, lead_id: str) -> dict[str, Any] | None:
     """The lead as it stands: the data of its latest assignment event (route keeps no
     second copy)."""
-    row = (await conn.execute(text(
-        "SELECT event FROM route.assignments WHERE lead_id = CAST(:i AS uuid) "
-        "ORDER BY attempt DESC LIMIT 1"), {"i": lead_id})).first()
-    return None if row is None else dict(row.event["data"])
+    return (await load_leads(conn, [lead_id])).get(lead_id)
+
+
+async def load_leads(conn: AsyncConnection, lead_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """`load_lead` for many leads in one query; a lead route never routed is absent."""
+    events = await load_latest_assignment_events(conn, lead_ids)
+    return {lead_id: dict(event["data"]) for lead_id, event in events.items()}
 
 
 async def load_journey(conn: AsyncConnection, lead_id: str) -> dict[str, list[Any]]:

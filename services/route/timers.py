@@ -1,5 +1,6 @@
 """The SLA loop: claims due timers (`FOR UPDATE SKIP LOCKED`, so each fires once across
-route replicas), asks `sla.py` what to do, writes it and publishes before committing.
+route replicas), asks `sla.py` what to do (`after_breach`: reassign or escalate), writes
+it and publishes before committing.
 
 Timers live in PostgreSQL, so they fire after downtime too (late, never lost). A timer's
 events are published while its row is locked and committed only after the broker's
@@ -11,56 +12,18 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Any
 
 from services.route import store
-from services.route.handlers import Observations, assigned, needs_load_counts, with_sla
+from services.route.assignments import Observations, assigned, needs_load_counts, with_sla
 from services.route.notify import notification
-from services.route.routing import Availability, Rotation, choose_rep
-from services.route.sla import decide_escalation
+from services.route.routing import Rotation
+from services.route.sla import after_breach
 from shared import db, metrics, topics
 from shared.events import Outgoing, derived_id, make_event
-from shared.org import OrgFile
 from shared.service import Runtime, drain_until_stopped
 
 SERVICE = "route"
 CLAIM_LIMIT = 200
-
-
-def escalation_assignment(org: OrgFile, attempt: int, team_id: str) -> dict[str, Any]:
-    then = org.sla.escalate.then if org.sla.escalate else None
-    if then is not None and then.kind == "queue":
-        return {"kind": "queue", "queue": then.queue, "team_id": team_id, "attempt": attempt,
-                "reason": "sla_escalated"}
-    if then is not None and then.kind == "nurture":
-        return {"kind": "nurture", "track": then.nurture, "attempt": attempt,
-                "reason": "sla_escalated"}
-    team = org.team(team_id)
-    queue = (team.fallback_queue if team and team.fallback_queue else f"{team_id}-unassigned")
-    return {"kind": "queue", "queue": queue, "team_id": team_id, "attempt": attempt,
-            "reason": "sla_escalated"}
-
-
-def reassign(org: OrgFile, timer: Any, rotations: dict[str, Rotation], avail: Availability,
-             tried: frozenset[str], now: datetime) -> tuple[dict[str, Any], Rotation | None,
-                                                          list[dict[str, Any]]]:
-    """The next assignment after a breach: the team's next eligible rep who has not had the
-    lead, or the escalation destination once `reassign_times` is used up."""
-    attempt = timer.attempt + 1
-    escalate = org.sla.escalate
-    if escalate is None:
-        return {}, None, []
-    if decide_escalation(timer.attempt, escalate.reassign_times) == "escalate":
-        return escalation_assignment(org, attempt, timer.team_id), None, []
-    team = org.team(timer.team_id)
-    if team is None:
-        return escalation_assignment(org, attempt, timer.team_id), None, []
-    rotation = rotations.get(team.id) or Rotation(team.id)
-    rep, new_rotation, candidates = choose_rep(team, rotation, avail, now, tried)
-    if rep is None:
-        return escalation_assignment(org, attempt, team.id), None, candidates
-    return ({"kind": "rep", "rep_id": rep.id, "team_id": team.id, "attempt": attempt,
-             "reason": "sla_reassigned", "strategy": team.strategy}, new_rotation, candidates)
 
 
 async def fire_due_timers(rt: Runtime, now: datetime) -> int:
@@ -72,6 +35,7 @@ async def fire_due_timers(rt: Runtime, now: datetime) -> int:
         org = await rt.org.current(conn)
         rotations = await store.lock_rotations(conn, [t.id for t in org.teams])
         avail = await store.load_availability(conn, counts_needed=needs_load_counts(org))
+        tried_by_lead = await store.reps_tried(conn, [str(t.lead_id) for t in due])
         out: list[Outgoing] = []
         rows: list[store.AssignmentRow] = []
         timers: list[store.Timer] = []
@@ -96,9 +60,10 @@ async def fire_due_timers(rt: Runtime, now: datetime) -> int:
                                       due_at=t.due_at.isoformat()))
             avail.open_counts[t.rep_id] = max(0, avail.open_counts.get(t.rep_id, 1) - 1)
 
-            tried = await store.reps_tried(conn, lead_id)
-            assignment, rotation, candidates = reassign(org, t, rotations, avail, tried, now)
-            if not assignment:
+            assignment, rotation, candidates = after_breach(
+                org, t.team_id, t.attempt, rotations, avail,
+                tried_by_lead.get(lead_id, frozenset()), now)
+            if assignment is None:
                 continue  # no escalation configured: the breach is reported, the rep keeps it
             if rotation is not None:
                 rotations[rotation.team_id] = changed[rotation.team_id] = rotation

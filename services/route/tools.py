@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import text
 
 from services.route import store
-from services.route.handlers import needs_load_counts, with_sla
+from services.route.assignments import needs_load_counts, with_sla
 from services.route.routing import Availability, Decision, decide_route
 from shared import db
 from shared.events import utcnow

@@ -20,7 +20,9 @@ from services.route.routing import (
     choose_rep,
     decide_route,
     first_matching_rule,
+    rejection,
     rep_problem,
+    rescore_choice,
 )
 from shared.org import OrgFile, Team
 from tests.builders import NOW, make_lead, make_org, rep, rule, team
@@ -895,3 +897,68 @@ def test_fairness_survives_reps_joining_leaving_time_off_and_restarts(
             assert got <= share + 2
             if strategy == "round_robin":
                 assert got == 1
+
+
+# --------------------------------------------------------------------------- re-scoring
+
+
+def routed_before(kind: str, temperature: str, attempt: int = 1) -> dict[str, Any]:
+    return {"assignment": {"kind": kind, "attempt": attempt},
+            "score": {"points": 10, "stage": "lead", "temperature": temperature, "model": "m"}}
+
+
+def never_decided() -> Decision:
+    raise AssertionError("no routing decision is needed here")
+
+
+@pytest.mark.parametrize(("before", "temperature", "expected"), [
+    pytest.param(routed_before("nurture", "cold"), "hot", "reroute", id="nurture-turned-hot"),
+    pytest.param(routed_before("nurture", "cold"), "cold", "redeliver", id="same-score"),
+    pytest.param(routed_before("rep", "warm"), "hot", "ignore", id="a-rep-keeps-the-lead"),
+    pytest.param(routed_before("nurture", "cold", attempt=2), "hot", "ignore",
+                 id="a-later-attempt-is-not-re-decided"),
+])
+def test_a_re_scored_lead_is_re_routed_redelivered_or_left(
+        before: dict[str, Any], temperature: str, expected: str) -> None:
+    lead = {"score": {**before["score"], "temperature": temperature,
+                      "points": 10 if temperature == before["score"]["temperature"] else 80}}
+    to_rep = Decision({"kind": "rep", "rep_id": "ana"}, [], [])
+    decide = (lambda: to_rep) if expected == "reroute" else never_decided
+    choice, decision = rescore_choice(before, lead, decide)
+    assert choice == expected
+    assert decision is (to_rep if expected == "reroute" else None)
+
+
+def test_a_turned_lead_the_rules_still_send_to_nurture_stays_where_it_is() -> None:
+    before = routed_before("nurture", "cold")
+    lead = {"score": {**before["score"], "temperature": "warm", "points": 40}}
+    choice, decision = rescore_choice(
+        before, lead, lambda: Decision({"kind": "nurture", "track": "newsletter"}, [], []))
+    assert (choice, decision) == ("ignore", None)
+
+
+# --------------------------------------------------------------------------- rejection
+
+
+@pytest.mark.parametrize(("current", "rep_id", "status"), [
+    pytest.param({"kind": "rep", "rep_id": "ana", "attempt": 1, "reason": "rejected"}, "ana",
+                 "already_rejected", id="repeat"),
+    pytest.param({"kind": "queue", "queue": "q", "attempt": 1}, "ana", "not_with_a_rep",
+                 id="queued"),
+    pytest.param({"kind": "rep", "rep_id": "ana", "attempt": 1}, "ben", "not_this_rep",
+                 id="someone-else"),
+])
+def test_only_the_holder_rejects_and_only_once(current: dict[str, Any], rep_id: str,
+                                               status: str) -> None:
+    assert rejection(ORG, current, rep_id, "wrong fit", NOW) == (status, None)
+
+
+def test_a_rejected_lead_goes_back_to_marketing_as_the_next_attempt() -> None:
+    status, assignment = rejection(ORG, {"kind": "rep", "rep_id": "ana", "attempt": 2}, None,
+                                   "wrong fit", NOW)
+    assert status == "rejected" and assignment is not None
+    dest = ORG.routing.rejected
+    assert assignment["kind"] == dest.kind and assignment["attempt"] == 3
+    assert assignment["track" if dest.kind == "nurture" else "queue"] == dest.target
+    assert assignment["rejected"] == {"rep_id": "ana", "reason": "wrong fit",
+                                      "at": NOW.isoformat()}

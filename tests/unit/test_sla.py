@@ -7,14 +7,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from services.route.routing import Availability
 from services.route.sla import (
+    after_breach,
     decide_escalation,
+    escalation_assignment,
     is_due,
     sla_deadline,
     sla_outcome,
     warning_times,
 )
 from shared.calendar import BusinessCalendar, parse_hours
+from tests.builders import NOW, make_org, rule, team
 
 NEW_YORK = ZoneInfo("America/New_York")
 US_OFFICE = BusinessCalendar("America/New_York", parse_hours({"mon-fri": "09:00-18:00"}), "US")
@@ -158,3 +162,50 @@ def test_lapsed_assignment_is_reassigned_until_the_limit_then_escalated(
 def test_impossible_escalation_inputs_are_refused(attempt, reassign_times):
     with pytest.raises(ValueError):
         decide_escalation(attempt, reassign_times)
+
+
+# --------------------------------------------------------------------------- after a breach
+
+ESCALATING = make_org(
+    teams=[team("sales", "ana", "ben", fallback_queue="sales-overflow")],
+    routing={"rules": [rule("all", {"team": "sales"})]},
+    sla={"hot": {"within": "5m", "clock": "always"},
+         "escalate": {"reassign_times": 1, "then": {"queue": "sales-managers"}}})
+
+
+def test_a_lapsed_first_attempt_goes_to_the_next_rep_who_has_not_had_it() -> None:
+    assignment, rotation, _ = after_breach(ESCALATING, "sales", 1, {}, Availability(),
+                                           frozenset({"ana"}), NOW)
+    assert assignment == {"kind": "rep", "rep_id": "ben", "team_id": "sales", "attempt": 2,
+                          "reason": "sla_reassigned", "strategy": "round_robin"}
+    assert rotation is not None and rotation.last_rep_id == "ben"
+
+
+def test_reassignments_used_up_escalate_to_the_then_target() -> None:
+    assignment, rotation, _ = after_breach(ESCALATING, "sales", 2, {}, Availability(),
+                                           frozenset({"ana"}), NOW)
+    assert assignment == {"kind": "queue", "queue": "sales-managers", "team_id": "sales",
+                          "attempt": 3, "reason": "sla_escalated"}
+    assert rotation is None
+
+
+def test_nobody_left_to_try_escalates_too() -> None:
+    assignment, _, candidates = after_breach(ESCALATING, "sales", 1, {}, Availability(),
+                                             frozenset({"ana", "ben"}), NOW)
+    assert assignment is not None and assignment["queue"] == "sales-managers"
+    assert {c["rep_id"] for c in candidates} == {"ana", "ben"}
+
+
+def test_without_a_then_target_an_escalation_waits_in_the_teams_fallback_queue() -> None:
+    org = make_org(teams=[team("sales", "ana", fallback_queue="sales-overflow"), team("b", "cy")],
+                   routing={"rules": [rule("all", {"team": "sales"})]},
+                   sla={"hot": {"within": "5m", "clock": "always"},
+                        "escalate": {"reassign_times": 0}})
+    assert escalation_assignment(org, 2, "sales")["queue"] == "sales-overflow"
+    assert escalation_assignment(org, 2, "b")["queue"] == "b-unassigned"
+    assert escalation_assignment(org, 2, "gone")["queue"] == "gone-unassigned"
+
+
+def test_without_an_escalate_section_the_rep_keeps_the_lead() -> None:
+    org = make_org()
+    assert after_breach(org, "sales", 1, {}, Availability(), frozenset(), NOW) == (None, None, [])
