@@ -11,7 +11,7 @@ exactly or fuzzily, with tie-breakers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from rapidfuzz import fuzz, process
@@ -19,8 +19,8 @@ from rapidfuzz.distance import Levenshtein
 
 from services.enrich.companies import company_key
 from services.enrich.domains import is_free_email_domain
+from shared import activity
 
-MAX_ACTIVITIES = 500
 PROFILE_SECTIONS = ("contact", "company", "title")
 
 
@@ -42,40 +42,6 @@ class AccountRecord:
     name: str
     owner_rep_id: str | None
     country: str | None = None  # ISO alpha-2, from the accounts file's country column
-
-
-def _activity_instant(activity: dict[str, Any]) -> datetime | None:
-    """The activity's `at` as a UTC datetime (a time without an offset is read as UTC), or
-    None when it is not an ISO 8601 date-time."""
-    at = activity.get("at")
-    if isinstance(at, str):
-        text = at.strip()
-        if text[-1:] in ("Z", "z"):
-            text = text[:-1] + "+00:00"
-        try:
-            at = datetime.fromisoformat(text)
-        except ValueError:
-            return None
-    if not isinstance(at, datetime):
-        return None
-    try:
-        return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-    except OverflowError:  # 9999-12-31T23:30:00-05:00 is valid, yet past year 9999 in UTC
-        return None
-
-
-def _activity_key(activity: dict[str, Any]) -> tuple[str, str]:
-    """One instant is one activity whatever offset it was written in; an `at` that is not
-    a date-time is compared as given."""
-    instant = _activity_instant(activity)
-    at = instant.isoformat() if instant is not None else str(activity.get("at"))
-    return (str(activity.get("type")), at)
-
-
-def _activity_order(activity: dict[str, Any]) -> tuple[int, datetime | str]:
-    """Time order in UTC; activities whose `at` is not a date-time come last."""
-    instant = _activity_instant(activity)
-    return (0, instant) if instant is not None else (1, str(activity.get("at")))
 
 
 def link_person(lead: dict[str, Any], known: Person | None, now: datetime) -> Person:
@@ -109,14 +75,8 @@ def link_person(lead: dict[str, Any], known: Person | None, now: datetime) -> Pe
     if lead.get("country"):
         person.profile["country"] = lead["country"]
 
-    seen = {_activity_key(a) for a in person.profile.get("activities", [])}
-    merged = list(person.profile.get("activities", []))
-    for activity in lead.get("activities") or []:
-        if _activity_key(activity) not in seen:
-            merged.append(activity)
-            seen.add(_activity_key(activity))
-    merged.sort(key=_activity_order)
-    person.profile["activities"] = merged[-MAX_ACTIVITIES:]
+    person.profile["activities"] = activity.merge(person.profile.get("activities", []),
+                                                  lead.get("activities") or [])
     lead["activities"] = person.profile["activities"]
 
     if lead_id not in person.lead_ids:

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 
 from services.score.api import build_router
-from services.score.handlers import handle_score_batch, rescore_cooled
+from services.score.handlers import DECAY_PAGE, DecayPass, handle_score_batch
 from shared import topics
-from shared.errors import RetryableError
 from shared.events import Event, Outgoing
 from shared.loop import ConsumeLoop
-from shared.service import Parts, Runtime
-
-log = logging.getLogger("leadflow.score")
+from shared.service import Parts, Runtime, drain_until_stopped
 
 
 def build(rt: Runtime) -> Parts:
@@ -27,19 +22,13 @@ def build(rt: Runtime) -> Parts:
                        handler=handler,
                        settings=rt.settings, producer=rt.producer)
 
-    async def decay(stop: asyncio.Event) -> None:
-        """Every LEADFLOW_DECAY_EVERY_S, re-score the people whose behaviour has cooled."""
-        while not stop.is_set():
-            try:
-                changed = await rescore_cooled(rt)
-                if changed:
-                    log.info("decay pass: %d lead(s) changed stage or temperature", changed)
-            except (RetryableError, TimeoutError) as exc:
-                log.warning("decay pass postponed: %s", exc)
-            except Exception:
-                log.exception("decay pass failed; trying again next period")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), rt.settings.decay_every_s)
+    decay = DecayPass(rt)
 
-    return Parts(router=build_router(rt), loops=[loop], tasks=[decay],
+    async def decay_pass(stop: asyncio.Event) -> None:
+        """Every LEADFLOW_DECAY_EVERY_S, re-score the people whose behaviour has cooled,
+        a page at a time (at once again while pages come back full)."""
+        await drain_until_stopped(stop, "decay pass", rt.settings.decay_every_s, decay.page,
+                                  DECAY_PAGE)
+
+    return Parts(router=build_router(rt), loops=[loop], tasks=[decay_pass],
                  description="Scores leads by fit and behaviour.")

@@ -171,14 +171,14 @@ async def test_cold_leads_go_to_nurture_without_a_clock(runtime: StartRuntime) -
 
 async def test_the_score_api_explains_a_score_to_an_admin_only(
         settings: Settings, runtime: StartRuntime) -> None:
-    from services.score.handlers import handle_lead_enriched
+    from services.score.handlers import handle_score_batch
     from services.score.main import build as build_score
 
     rt = await runtime("score")
     lead = scored("explained@big-co.example").data
     lead.pop("score")
     event = make_event("lead.enriched", "enrich", lead)
-    out = await handle_lead_enriched([event], rt)
+    out = await handle_score_batch([event], rt)
     app = make_app("score", rt, build_score(rt))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://score") as client:
