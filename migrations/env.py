@@ -15,7 +15,10 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
 
 
 async def _main() -> None:
-    engine = create_async_engine(async_url(context.config.get_main_option("sqlalchemy.url")))
+    url = context.config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise SystemExit("alembic: sqlalchemy.url is not set (leadflow sets it from DATABASE_URL)")
+    engine = create_async_engine(async_url(url))
     async with engine.connect() as conn:
         await conn.run_sync(_run)
         await conn.commit()

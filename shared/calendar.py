@@ -82,7 +82,7 @@ class WeeklyHours:
         return self.days[weekday]
 
 
-def parse_hours(hours: dict[str, str]) -> WeeklyHours:
+def parse_hours(hours: Mapping[str, str] | object) -> WeeklyHours:
     """Parse the org file's `hours` mapping into `WeeklyHours`.
 
     Keys name days: `mon`, a range `mon-fri` (a range may wrap: `fri-mon`), a list

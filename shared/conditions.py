@@ -385,12 +385,19 @@ def compile_condition(cond: Mapping[str, Any]) -> Predicate:
     return _compile(cond)
 
 
+def _any_of(options: list[Predicate]) -> Predicate:
+    def any_holds(lead: Mapping[str, Any]) -> bool:
+        return any(option(lead) for option in options)
+
+    return any_holds
+
+
 def _compile(cond: Mapping[str, Any]) -> Predicate:
     parts: list[Predicate] = []
     for key, spec in cond.items():
         if key == "any":
             options = [_compile(sub) for sub in spec]
-            parts.append(lambda lead, options=options: any(o(lead) for o in options))
+            parts.append(_any_of(options))
         else:
             parts.append(_field_predicate(key, spec))
     if not parts:

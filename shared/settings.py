@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICES = ("capture", "enrich", "score", "route")
@@ -21,10 +21,8 @@ DEFAULT_PORTS = {"capture": 8001, "enrich": 8002, "score": 8003, "route": 8004}
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LEADFLOW_", extra="ignore")
 
-    kafka_bootstrap_servers: str = Field(
-        "", validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")
-    )
-    database_url: str = Field("", validation_alias=AliasChoices("DATABASE_URL"))
+    kafka_bootstrap_servers: str = Field("", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
+    database_url: str = Field("", validation_alias="DATABASE_URL")
 
     data_dir: Path = Path(".leadflow")
     org_file: Path = Path("deploy/demo/org.yaml")

@@ -57,8 +57,8 @@ async def handle_lead_captured(batch: list[Event], rt: Runtime,
         if domain is not None and domain not in found:
             record.update(status="partial", reason=f"{provider.name} gave no answer for "
                           f"{domain} within {rt.settings.enrich_budget_s:g} s")
-        elif domain is not None and found[domain] is not None:
-            filled = apply_firmographics(lead, found[domain])
+        elif domain is not None and (answer := found[domain]) is not None:
+            filled = apply_firmographics(lead, answer)
             if filled:
                 record["filled"] = filled
         lead["enrichment"] = record

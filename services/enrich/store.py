@@ -85,7 +85,7 @@ class AccountNames:
             self.index = AccountIndex([AccountRecord(r.id, r.name, r.owner_rep_id,
                                                      normalize_country(r.country))
                                        for r in rows])
-            self._version = version  # type: ignore[assignment]
+            self._version = version
         return self.index
 
 

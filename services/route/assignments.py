@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -151,8 +152,8 @@ async def route_leads(conn: AsyncConnection, org: OrgFile, leads: list[dict[str,
         else:
             choice, rerouted = rescore_choice(
                 previous.get("data") or {}, lead,
-                lambda lead=lead: decide_route(lead, org, rotations, avail, now,
-                                               holder=_holder(held, lead)))
+                partial(decide_route, lead, org, rotations, avail, now,
+                        holder=_holder(held, lead)))
             if choice == "redeliver":  # the decision stands: publish it again
                 out.append(Outgoing(topics.ROUTED, lead["person_key"],
                                     event_from_dict(previous)))

@@ -24,10 +24,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from shared.lead import Reason, Score
 from shared.org import Scoring, ScoringRule, Threshold
+
+
+Temperature = Literal["hot", "warm", "cold"]
 
 
 def score_lead(lead: Mapping[str, Any], scoring: Scoring, now: datetime, version: str) -> Score:
@@ -35,7 +38,7 @@ def score_lead(lead: Mapping[str, Any], scoring: Scoring, now: datetime, version
     breakdown = score_breakdown(lead, scoring, now)
     points = breakdown["fit"] + breakdown["behaviour"]
     types = {a.get("type") for a in _activities(lead)}
-    temperature = (
+    temperature: Temperature = (
         "hot" if _reaches(scoring.temperature.hot, points, types)
         else "warm" if _reaches(scoring.temperature.warm, points, types)
         else "cold"

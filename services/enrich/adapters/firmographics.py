@@ -236,7 +236,7 @@ class HttpProvider:
                     continue  # a backlog this deep will not answer in time anyway
                 task = asyncio.create_task(self._fetch_and_store(domain))
                 self._inflight[domain] = task
-                task.add_done_callback(lambda _, d=domain: self._inflight.pop(d, None))
+                task.add_done_callback(self._forget(domain))
             tasks[domain] = task
         answered: dict[str, Firmographics | None] = {}
         if tasks:
@@ -249,6 +249,13 @@ class HttpProvider:
             if pending:
                 metrics.ENRICHMENT_LOOKUPS.labels(self.name, "over_budget").inc(len(pending))
         return {**result, **answered}
+
+    def _forget(self, domain: str) -> Callable[[object], None]:
+        """A done-callback that drops the domain's lookup from those in flight."""
+        def forget(_task: object) -> None:
+            self._inflight.pop(domain, None)
+
+        return forget
 
     async def _fetch_and_store(self, domain: str) -> _Answer:
         answer = await self._fetch(domain)
