@@ -24,7 +24,7 @@ from services.score.scoring import score_lead
 from shared.commands import Subparsers, command
 from shared.errors import ConfigError
 from shared.events import utcnow
-from shared.lead import LeadData
+from shared.lead import LeadData, lead_data
 from shared.org import OrgFile
 from shared.settings import Settings
 
@@ -54,7 +54,7 @@ def read_lead_file(path: Path, org: OrgFile, now: datetime) -> tuple[LeadData, l
             problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
                                  for e in exc.errors())
             raise ConfigError(f"{path}: not a valid lead ({problems})") from None
-        lead = enrich_lead(captured.model_dump(mode="json"))
+        lead = dict(enrich_lead(lead_data(captured)))
         notes.append("validated and normalized as capture and enrich would (no "
                      "firmographics lookup, no account match)")
     if not lead.get("score"):
@@ -128,8 +128,8 @@ def cmd_route_test(args: argparse.Namespace, settings: Settings) -> int:
              "queue": lambda: f"queue {a.get('queue')}"}[a["kind"]]()
     print(f"decision: {where}; rule {a.get('rule')}, reason {a.get('reason')}"
           + (f", strategy {a['strategy']}" if a.get("strategy") else ""))
-    if a.get("sla"):
-        sla = a["sla"]
+    sla = a.get("sla")
+    if sla is not None:
         print(f"SLA: {sla['temperature']}, due {sla['due_at']} ({sla['clock']} clock)"
               + (f", reminders at {', '.join(sla['warn_at'])}" if sla.get("warn_at") else ""))
     if decision.rotation is not None:

@@ -95,13 +95,13 @@ def parse_hours(hours: Mapping[str, str] | object) -> WeeklyHours:
     """
     if not isinstance(hours, Mapping):
         kind = type(hours).__name__
-        raise ValueError(f"hours must be a mapping of days to windows, got {kind}")  # noqa: TRY004
+        raise ValueError(f"hours must be a mapping of days to windows, got {kind}")
     if not hours:
         raise ValueError("hours has no open time; name at least one day, e.g. mon-fri")
     per_day: list[list[Window] | None] = [None] * 7
     for key, value in hours.items():
         if not isinstance(key, str):
-            raise ValueError(  # noqa: TRY004
+            raise ValueError(
                 f"hours key {key!r} must be a string of days such as 'mon-fri'"
             )
         weekdays = _parse_days(key)
@@ -146,7 +146,7 @@ def _day(key: str, name: str) -> int:
 
 def _parse_windows(key: str, value: object) -> list[Window]:
     if not isinstance(value, str):
-        raise ValueError(  # noqa: TRY004
+        raise ValueError(
             f"hours {key!r}: {value!r} must be a string such as '09:00-18:00'"
         )
     windows: list[Window] = []

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -103,17 +104,19 @@ class Event:
 def make_event(
     type_: str,
     service: str,
-    data: dict[str, Any],
+    data: Mapping[str, Any],
     *,
     event_id: str | None = None,
     at: datetime | None = None,
 ) -> Event:
+    """An event about the lead `data` names. `data` is carried as given (a lead's
+    TypedDict is a dict at run time), not copied."""
     lead_id = str(data["lead_id"])
     return Event(
         type=type_,
         source=f"/leadflow/{service}",
         subject=lead_id,
-        data=data,
+        data=cast(dict[str, Any], data),
         id=event_id or str(uuid.uuid4()),
         time=(at or utcnow()).isoformat(),
     )

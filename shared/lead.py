@@ -7,7 +7,7 @@ passes it on. Readers ignore fields they do not know, so every model ignores ext
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, NotRequired, Required, TypedDict
+from typing import Any, Literal, NotRequired, Required, TypedDict, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -207,13 +207,19 @@ class LeadData(TypedDict, total=False):
     enrichment: dict[str, Any] | None
     score: dict[str, Any] | None
     assignment: AssignmentData | None
+    decision: dict[str, Any]  # route's short decision record on `lead.routed`
     timings: dict[str, Any]
 
 
 _SECTIONS = ("source", "contact", "company", "title", "consent", "custom", "flags", "timings")
 
 
-def check_lead(data: dict[str, Any]) -> dict[str, Any]:
+def lead_data(lead: Lead) -> LeadData:
+    """A validated lead in the JSON form events carry."""
+    return cast(LeadData, lead.model_dump(mode="json"))
+
+
+def check_lead(data: dict[str, Any]) -> LeadData:
     """The cheap check every hop makes on a lead it consumes: the fields the pipeline
     keys on are there and sections are objects. Capture validated the whole lead against
     `Lead` before publishing it; re-validating the whole model at every hop would cost
@@ -232,4 +238,4 @@ def check_lead(data: dict[str, Any]) -> dict[str, Any]:
             raise PermanentError(f"lead.{key} is not an object")
     if not isinstance(data.get("activities") or [], list):
         raise PermanentError("lead.activities is not a list")
-    return data
+    return cast(LeadData, data)

@@ -107,7 +107,7 @@ def _to_duration(value: Any) -> timedelta:
         return value
     if not isinstance(value, str):
         # ValueError, not TypeError: pydantic reports only ValueError as a validation error.
-        raise ValueError("must be a duration like 90s, 5m, 4h or 2d")  # noqa: TRY004
+        raise ValueError("must be a duration like 90s, 5m, 4h or 2d")
     return parse_duration(value)
 
 
@@ -559,8 +559,8 @@ def _check_targets(value: dict[str, str]) -> dict[str, str]:
 
 def _check_defaults(value: dict[str, str]) -> dict[str, str]:
     for target in value:
-        if target in ("consent", "ignore") or target not in FIELD_TARGETS and not (
-                target.startswith("custom.") and len(target) > 7):
+        if target in ("consent", "ignore") or (target not in FIELD_TARGETS and not (
+                target.startswith("custom.") and len(target) > 7)):
             raise ValueError(f"{target!r} is not a lead field a default can set")
     return value
 

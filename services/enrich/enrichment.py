@@ -31,6 +31,7 @@ from shared.identity import (
     phone_country,
     split_full_name,
 )
+from shared.lead import LeadData
 
 # --------------------------------------------------------------------------- the lead
 
@@ -51,7 +52,7 @@ def normalize_contact(contact: dict[str, Any], country: str | None) -> dict[str,
     return out
 
 
-def enrich_lead(lead: dict[str, Any]) -> dict[str, Any]:
+def enrich_lead(lead: LeadData) -> LeadData:
     """A new lead dict (the shape of `Lead.model_dump(mode="json")`) with what can be
     derived without a provider:
 
@@ -68,7 +69,7 @@ def enrich_lead(lead: dict[str, Any]) -> dict[str, Any]:
     `person_key`, `lead_id` and everything not listed are kept as given: the person key
     is the record key capture chose and must not move the person to another partition.
     """
-    out = dict(lead)  # sections are copied below before they change; the input stays intact
+    out: LeadData = {**lead}  # sections are copied below before they change; the input stays
     contact: dict[str, Any] = dict(out.get("contact") or {})
     company: dict[str, Any] = dict(out.get("company") or {})
     title: dict[str, Any] = dict(out.get("title") or {})

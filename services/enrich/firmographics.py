@@ -15,6 +15,7 @@ from typing import Any
 
 from services.enrich.companies import clean_company_name
 from shared.identity import normalize_country
+from shared.lead import LeadData
 
 FIELDS = ("name", "industry", "employees", "country")
 # 800 | 1,200 | 5 000 | 1.5k | 10k+ | 51-200 | 51 to 200 (a range's lower bound counts)
@@ -113,7 +114,7 @@ def map_answer(document: Any, mapping: Mapping[str, str]) -> Firmographics:
     return firmographics_from({field: dig(document, path) for field, path in mapping.items()})
 
 
-def apply_firmographics(lead: dict[str, Any], found: Firmographics) -> list[str]:
+def apply_firmographics(lead: LeadData, found: Firmographics) -> list[str]:
     """Fill the lead's empty company fields (and country) from `found`; returns which."""
     company = lead.setdefault("company", {})
     filled = []

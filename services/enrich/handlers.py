@@ -16,14 +16,14 @@ from services.enrich.firmographics import apply_firmographics
 from services.enrich.linking import Person, link_person, match_account
 from shared import db, metrics, topics
 from shared.events import Event, Outgoing, derived_id, make_event
-from shared.lead import check_lead
+from shared.lead import LeadData, check_lead
 from shared.service import Runtime
 
 SERVICE = "enrich"
 _COMPANY_FIELDS = ("name", "industry", "employees")
 
 
-def _needs_lookup(lead: dict[str, Any]) -> str | None:
+def _needs_lookup(lead: LeadData) -> str | None:
     """The company domain to look up, when the lead lacks something a provider knows."""
     company = lead.get("company") or {}
     flags = lead.get("flags") or {}
@@ -39,7 +39,7 @@ async def handle_lead_captured(batch: list[Event], rt: Runtime,
     started = time.monotonic()
     provider = provider or NoProvider()
     now = rt.now()
-    leads: list[dict[str, Any]] = []
+    leads: list[LeadData] = []
     for event in batch:
         if event.type != "lead.captured":
             continue

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
@@ -20,8 +21,10 @@ from rapidfuzz.distance import Levenshtein
 from services.enrich.companies import company_key
 from services.enrich.domains import is_free_email_domain
 from shared import activity
+from shared.lead import LeadData
 
-PROFILE_SECTIONS = ("contact", "company", "title")
+PROFILE_SECTIONS: tuple[Literal["contact", "company", "title"], ...] = (
+    "contact", "company", "title")
 
 
 @dataclass
@@ -44,7 +47,7 @@ class AccountRecord:
     country: str | None = None  # ISO alpha-2, from the accounts file's country column
 
 
-def link_person(lead: dict[str, Any], known: Person | None, now: datetime) -> Person:
+def link_person(lead: LeadData, known: Person | None, now: datetime) -> Person:
     """Merge `lead` (already normalized) into the person record; mutates `lead` so that it
     carries the link, the first source, the filled fields and all activities."""
     lead_id = lead["lead_id"]
@@ -86,7 +89,7 @@ def link_person(lead: dict[str, Any], known: Person | None, now: datetime) -> Pe
     return person
 
 
-def match_account(lead: dict[str, Any], by_domain: dict[str, AccountRecord],
+def match_account(lead: Mapping[str, Any], by_domain: dict[str, AccountRecord],
                   by_name: AccountIndex | None = None) -> dict[str, Any] | None:
     """The account whose domains include the lead's company domain (never one matched by
     a free-mail domain: CRMs collect catch-all accounts like "Gmail users"); failing

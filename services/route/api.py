@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.route import store
 from services.route.assignments import Observations
@@ -19,6 +20,7 @@ from services.route.feedback import accept_lead, reject_lead, touch_lead
 from services.route.routing import rep_problem
 from shared import db
 from shared.auth import bearer_ok, lead_id_param, require_bearer, token_matches
+from shared.lead import LeadData
 from shared.service import Runtime
 
 
@@ -47,7 +49,7 @@ def _since(at: datetime | None, start: datetime) -> float | None:
     return None if at is None else round((at - start).total_seconds(), 3)
 
 
-def journey_view(lead: dict[str, Any], j: dict[str, list[Any]]) -> dict[str, Any]:
+def journey_view(lead: LeadData, j: dict[str, list[Any]]) -> dict[str, Any]:
     received = datetime.fromisoformat(lead["received_at"])
     timings = lead.get("timings") or {}
     steps: list[dict[str, Any]] = []
@@ -82,10 +84,7 @@ def build_router(rt: Runtime) -> APIRouter:
     async def get_lead(lead_id: str) -> dict[str, Any]:
         lead_id = lead_id_param(lead_id)
         async with db.connection(rt.engine) as conn:
-            lead = await store.load_lead(conn, lead_id)
-            if lead is None:
-                raise HTTPException(404, {"error": "not found",
-                                          "reason": f"route has not seen lead {lead_id}"})
+            lead = await _lead_or_404(conn, lead_id)
             j = await store.load_journey(conn, lead_id)
         return journey_view(lead, j)
 
@@ -95,10 +94,7 @@ def build_router(rt: Runtime) -> APIRouter:
         at = body.at or rt.now()
         obs = Observations()
         async with db.transaction(rt.engine) as conn:
-            lead = await store.load_lead(conn, lead_id)
-            if lead is None:
-                raise HTTPException(404, {"error": "not found",
-                                          "reason": f"route has not seen lead {lead_id}"})
+            lead = await _lead_or_404(conn, lead_id)
             result = await touch_lead(conn, lead, body.rep_id, body.channel, at, obs)
             # Published before commit, so an acknowledged touch always has its sla.met out.
             await rt.publisher.publish(result.outgoing)
@@ -137,7 +133,7 @@ def build_router(rt: Runtime) -> APIRouter:
             await rt.publisher.publish(result.outgoing)
         return {"lead_id": lead_id, "status": result.status, "assignment": result.assignment}
 
-    async def _lead_or_404(conn: Any, lead_id: str) -> dict[str, Any]:
+    async def _lead_or_404(conn: AsyncConnection, lead_id: str) -> LeadData:
         lead = await store.load_lead(conn, lead_id)
         if lead is None:
             raise HTTPException(404, {"error": "not found",

@@ -23,6 +23,7 @@ from services.route.sla import sla_deadline, warning_times
 from shared import metrics, topics
 from shared.errors import RetryableError
 from shared.events import Outgoing, derived_id, event_from_dict, make_event
+from shared.lead import AssignmentData, LeadData, SlaClockData
 from shared.org import OrgFile
 
 SERVICE = "route"
@@ -37,10 +38,11 @@ class Observations:
     touches: list[tuple[str, str, float, bool]] = field(default_factory=list)
     breaches: list[tuple[str, str]] = field(default_factory=list)
 
-    def observe_routed(self, routed: list[tuple[dict[str, Any], bool]], now: datetime) -> None:
+    def observe_routed(self, routed: list[tuple[LeadData, bool]], now: datetime) -> None:
         """Speed-to-lead for each lead decided for the first time, assignments per team."""
         for lead, first in routed:
-            a = lead["assignment"]
+            a = lead.get("assignment")
+            assert a is not None  # routed leads carry their assignment
             if first:  # speed-to-lead is about the first decision
                 received = datetime.fromisoformat(lead["received_at"])
                 self.speed.append((str((lead.get("source") or {}).get("provider") or "api"),
@@ -64,23 +66,25 @@ class Observations:
             metrics.SLA_BREACHES.labels(team, temperature).inc()
 
 
-def with_sla(assignment: dict[str, Any], lead: dict[str, Any], org: OrgFile,
+def with_sla(assignment: AssignmentData, lead: LeadData, org: OrgFile,
              now: datetime) -> store.Timer | None:
     """Attach the SLA clock to a rep assignment; returns the timer to store."""
-    if assignment["kind"] != "rep":
+    rep_id, team_id = assignment.get("rep_id"), assignment.get("team_id")
+    if assignment["kind"] != "rep" or rep_id is None or team_id is None:
         return None
     temperature = (lead.get("score") or {}).get("temperature") or "cold"
     tier = org.sla.tier(temperature)
-    team = org.team(assignment["team_id"])
+    team = org.team(team_id)
     if tier is None or team is None:
         return None
     due = sla_deadline(now, tier.within, tier.clock, team.calendar)
     warnings = warning_times(now, tier.within, tier.clock, team.calendar, tier.warn_fractions)
-    assignment["sla"] = {"temperature": temperature, "due_at": due.isoformat(),
-                         "clock": tier.clock}
+    clock: SlaClockData = {"temperature": temperature, "due_at": due.isoformat(),
+                           "clock": tier.clock}
     if warnings:
-        assignment["sla"]["warn_at"] = [w.isoformat() for w in warnings]
-    return store.Timer(lead["lead_id"], assignment["attempt"], assignment["rep_id"], team.id,
+        clock["warn_at"] = [w.isoformat() for w in warnings]
+    assignment["sla"] = clock
+    return store.Timer(lead["lead_id"], assignment["attempt"], rep_id, team.id,
                        temperature, tier.clock, now, due, warnings)
 
 
@@ -91,14 +95,15 @@ class Assigned:
 
     row: store.AssignmentRow
     outgoing: Outgoing
-    journey: tuple[str, datetime, str, dict[str, Any], str]
+    journey: store.JourneyStep
 
 
-def assigned(lead: dict[str, Any], kind: str, step: str, org: OrgFile, at: datetime,
+def assigned(lead: LeadData, kind: str, step: str, org: OrgFile, at: datetime,
              record: dict[str, Any], detail: dict[str, Any] | None = None) -> Assigned:
     """`lead` carries its new `assignment`; one event id per lead and attempt, so a repeat
     of the same decision is the same event."""
-    lead_id, assignment = lead["lead_id"], lead["assignment"]
+    lead_id, assignment = lead["lead_id"], lead.get("assignment")
+    assert assignment is not None, "assigned() takes a lead with its new assignment"
     attempt = assignment["attempt"]
     event_id = derived_id(lead_id, "routed", str(attempt))
     event = make_event(kind, SERVICE, lead, event_id=event_id, at=at)
@@ -126,7 +131,7 @@ def short_decision(decision: Decision) -> dict[str, Any]:
     }
 
 
-async def route_leads(conn: AsyncConnection, org: OrgFile, leads: list[dict[str, Any]],
+async def route_leads(conn: AsyncConnection, org: OrgFile, leads: list[LeadData],
                       now: datetime, obs: Observations) -> list[Outgoing]:
     unique = list({lead["lead_id"]: lead for lead in leads}.values())
     ids = [lead["lead_id"] for lead in unique]
@@ -142,7 +147,7 @@ async def route_leads(conn: AsyncConnection, org: OrgFile, leads: list[dict[str,
     timers: list[store.Timer] = []
     notes: list[store.Notification] = []
     journey = []
-    fresh: list[tuple[dict[str, Any], bool]] = []  # (lead, first decision)
+    fresh: list[tuple[LeadData, bool]] = []  # (lead, first decision)
     changed_rotations = {}
     for lead in unique:
         lead_id = lead["lead_id"]
@@ -188,8 +193,9 @@ async def route_leads(conn: AsyncConnection, org: OrgFile, leads: list[dict[str,
         journey.append(made.journey)
         out.append(made.outgoing)
         fresh.append((lead, previous is None))
-        if assignment["kind"] == "rep":
-            held[lead["person_key"]] = (assignment["rep_id"], assignment["team_id"])
+        rep_id, team_id = assignment.get("rep_id"), assignment.get("team_id")
+        if assignment["kind"] == "rep" and rep_id is not None and team_id is not None:
+            held[lead["person_key"]] = (rep_id, team_id)
             note = notification(org, "assigned", lead, assignment, now)
             if note is not None:
                 notes.append(note)
@@ -206,7 +212,7 @@ async def route_leads(conn: AsyncConnection, org: OrgFile, leads: list[dict[str,
     return out
 
 
-def _holder(held: dict[str, tuple[str, str]], lead: dict[str, Any]) -> str | None:
+def _holder(held: dict[str, tuple[str, str]], lead: LeadData) -> str | None:
     found = held.get(lead["person_key"])
     return found[0] if found else None
 

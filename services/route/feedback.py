@@ -20,6 +20,7 @@ from services.route.routing import rejection
 from services.route.sla import sla_outcome
 from shared import topics
 from shared.events import Event, Outgoing, derived_id, make_event
+from shared.lead import AssignmentData, LeadData
 from shared.org import OrgFile
 
 SERVICE = "route"
@@ -32,7 +33,7 @@ class TouchResult:
     outgoing: list[Outgoing]
 
 
-async def touch_lead(conn: AsyncConnection, lead: dict[str, Any], rep_id: str | None,
+async def touch_lead(conn: AsyncConnection, lead: LeadData, rep_id: str | None,
                      channel: str | None, at: datetime, obs: Observations) -> TouchResult:
     """A rep touched the lead: stop the clock. Met when `at` is not after the deadline."""
     lead_id = lead["lead_id"]
@@ -65,10 +66,10 @@ async def touch_lead(conn: AsyncConnection, lead: dict[str, Any], rep_id: str | 
 class RejectResult:
     status: str  # rejected | already_rejected | not_with_a_rep | not_this_rep
     outgoing: list[Outgoing]
-    assignment: dict[str, Any] | None = None
+    assignment: AssignmentData | None = None
 
 
-async def accept_lead(conn: AsyncConnection, lead: dict[str, Any], rep_id: str | None, at: datetime,
+async def accept_lead(conn: AsyncConnection, lead: LeadData, rep_id: str | None, at: datetime,
                       obs: Observations) -> TouchResult:
     """A rep accepted the lead: recorded in its journey; it stops the SLA clock as a
     touch does (accepting is acting on it)."""
@@ -78,13 +79,13 @@ async def accept_lead(conn: AsyncConnection, lead: dict[str, Any], rep_id: str |
     return await touch_lead(conn, lead, rep_id, "accepted", at, obs)
 
 
-async def reject_lead(conn: AsyncConnection, org: OrgFile, lead: dict[str, Any], rep_id: str | None,
-                      reason: str, at: datetime) -> RejectResult:
+async def reject_lead(conn: AsyncConnection, org: OrgFile, lead: LeadData,
+                      rep_id: str | None, reason: str, at: datetime) -> RejectResult:
     """A rep rejected the lead: where it goes is `routing.rejection`'s decision; here it
     becomes `lead.reassigned` with the next attempt, the reason in the decision record
     and the journey, and the SLA clock stops (`rejected`)."""
     lead_id = lead["lead_id"]
-    current = lead.get("assignment") or {}
+    current: AssignmentData = lead.get("assignment") or {}
     status, assignment = rejection(org, current, rep_id, reason, at)
     if assignment is None:
         return RejectResult(status, [], current)
@@ -92,7 +93,8 @@ async def reject_lead(conn: AsyncConnection, org: OrgFile, lead: dict[str, Any],
                              at)
     record = {"cause": "rejected", "reason": reason, "previous": current,
               "org_version": org.version}
-    made = assigned({**lead, "assignment": assignment}, "lead.reassigned", "rejected", org,
+    rejected: LeadData = {**lead, "assignment": assignment}
+    made = assigned(rejected, "lead.reassigned", "rejected", org,
                     at, record, assignment["rejected"])
     if not await store.insert_assignments(conn, [made.row]):
         raise db_conflict(1)

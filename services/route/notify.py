@@ -21,6 +21,7 @@ import httpx
 from services.route import store
 from shared import db, metrics
 from shared.backoff import backoff_delay
+from shared.lead import AssignmentData, LeadData
 from shared.org import OrgFile
 from shared.service import Runtime, drain_until_stopped
 
@@ -38,7 +39,7 @@ _HEADLINES = {
 }
 
 
-def notification(org: OrgFile, kind: str, lead: dict[str, Any], assignment: dict[str, Any],
+def notification(org: OrgFile, kind: str, lead: LeadData, assignment: AssignmentData,
                  at: datetime, *, due_at: str | None = None, step: int | None = None
                  ) -> store.Notification | None:
     """The message for a team that asked for `kind`, or None."""
@@ -46,9 +47,10 @@ def notification(org: OrgFile, kind: str, lead: dict[str, Any], assignment: dict
     if team is None or team.notify is None or kind not in team.notify.on:
         return None
     rep = org.rep(assignment.get("rep_id") or "")
+    sla = assignment.get("sla")
     temperature = ((lead.get("score") or {}).get("temperature")
-                   or (assignment.get("sla") or {}).get("temperature") or "")
-    due = due_at or (assignment.get("sla") or {}).get("due_at")
+                   or (sla["temperature"] if sla else ""))
+    due = due_at or (sla["due_at"] if sla else None)
     headline = _HEADLINES[kind].format(
         temperature=temperature, rep=(rep.name or rep.id) if rep else assignment.get("rep_id"),
         due=due or "-")

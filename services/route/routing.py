@@ -33,12 +33,13 @@ Strategies, with state kept by the caller (PostgreSQL, under a lock):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from shared.lead import AssignmentData, LeadData
 from shared.org import OrgFile, Rep, Team
 
 NO_ELIGIBLE_REP = "no_eligible_rep"
@@ -66,7 +67,7 @@ class Availability:
 
 @dataclass
 class Decision:
-    assignment: dict[str, Any]
+    assignment: AssignmentData
     trace: list[dict[str, Any]]
     candidates: list[dict[str, Any]]
     rotation: Rotation | None = None
@@ -85,7 +86,7 @@ class Decision:
         }
 
 
-def first_matching_rule(lead: dict[str, Any], org: OrgFile) -> tuple[Any, list[dict[str, Any]]]:
+def first_matching_rule(lead: Mapping[str, Any], org: OrgFile) -> tuple[Any, list[dict[str, Any]]]:
     trace: list[dict[str, Any]] = []
     for rule in org.routing.rules:
         matched = rule.matches(lead)
@@ -183,7 +184,7 @@ def fallback_queue(team: Team | None, team_id: str | None = None) -> str:
 
 
 def decide_route(
-    lead: dict[str, Any],
+    lead: LeadData,
     org: OrgFile,
     rotations: dict[str, Rotation],
     avail: Availability,
@@ -196,7 +197,7 @@ def decide_route(
     """The routing decision for one lead at `now`. `holder` is the rep who already holds
     this person (sticky routing), when there is one."""
     rule, trace = first_matching_rule(lead, org)
-    base: dict[str, Any] = {"attempt": attempt, "rule": rule.name if rule else None}
+    base: AssignmentData = {"attempt": attempt, "rule": rule.name if rule else None}
     if rule is None:
         return Decision({**base, "kind": "queue", "queue": "unrouted", "reason": "no_rule_matched"},
                         trace, [])
@@ -263,7 +264,7 @@ def decide_route(
 Rescore = Literal["reroute", "redeliver", "ignore"]
 
 
-def rescore_choice(before: dict[str, Any], lead: dict[str, Any],
+def rescore_choice(before: Mapping[str, Any], lead: LeadData,
                    decide: Callable[[], Decision]) -> tuple[Rescore, Decision | None]:
     """What a `lead.scored` means for a lead route already decided (`before` is the data
     of its latest assignment event):
@@ -285,12 +286,12 @@ def rescore_choice(before: dict[str, Any], lead: dict[str, Any],
     return "ignore", None
 
 
-def _same_score(before: dict[str, Any], lead: dict[str, Any]) -> bool:
+def _same_score(before: Mapping[str, Any], lead: LeadData) -> bool:
     old, new = before.get("score") or {}, lead.get("score") or {}
     return all(old.get(k) == new.get(k) for k in ("points", "stage", "temperature", "model"))
 
 
-def _turned(before: dict[str, Any], lead: dict[str, Any]) -> bool:
+def _turned(before: Mapping[str, Any], lead: LeadData) -> bool:
     assignment = before.get("assignment") or {}
     if assignment.get("kind") != "nurture" or int(assignment.get("attempt") or 1) != 1:
         return False
@@ -304,8 +305,8 @@ def _turned(before: dict[str, Any], lead: dict[str, Any]) -> bool:
 Rejection = Literal["rejected", "already_rejected", "not_with_a_rep", "not_this_rep"]
 
 
-def rejection(org: OrgFile, current: dict[str, Any], rep_id: str | None, reason: str,
-              at: datetime) -> tuple[Rejection, dict[str, Any] | None]:
+def rejection(org: OrgFile, current: AssignmentData, rep_id: str | None, reason: str,
+              at: datetime) -> tuple[Rejection, AssignmentData | None]:
     """Where a lead a rep rejected goes: back to marketing (`routing.rejected`, a nurture
     track by default) as the next attempt, the rep, reason and time in the assignment.
     Only the rep who holds the lead can reject it (`rep_id` None: whoever holds it); a
@@ -317,8 +318,9 @@ def rejection(org: OrgFile, current: dict[str, Any], rep_id: str | None, reason:
     if rep_id is not None and rep_id != current.get("rep_id"):
         return "not_this_rep", None
     dest = org.routing.rejected
-    assignment: dict[str, Any] = {
-        "kind": dest.kind, "attempt": int(current.get("attempt") or 1) + 1, "rule": None,
+    assignment: AssignmentData = {
+        "kind": "nurture" if dest.kind == "nurture" else "queue",
+        "attempt": int(current.get("attempt") or 1) + 1, "rule": None,
         "reason": "rejected",
         "rejected": {"rep_id": current.get("rep_id"), "reason": reason, "at": at.isoformat()}}
     assignment["track" if dest.kind == "nurture" else "queue"] = dest.target

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from services.route.routing import Availability, Rotation, choose_rep, fallback_queue
 from shared.calendar import BusinessCalendar
+from shared.lead import AssignmentData
 from shared.org import OrgFile
 
 __all__ = [
@@ -93,7 +94,7 @@ def decide_escalation(attempt: int, reassign_times: int) -> Escalation:
     return "reassign" if attempt <= reassign_times else "escalate"
 
 
-def escalation_assignment(org: OrgFile, attempt: int, team_id: str) -> dict[str, Any]:
+def escalation_assignment(org: OrgFile, attempt: int, team_id: str) -> AssignmentData:
     """Where an escalated lead goes: the org file's `escalate.then` (a queue or a nurture
     track), else the team's fallback queue."""
     then = org.sla.escalate.then if org.sla.escalate else None
@@ -108,7 +109,7 @@ def escalation_assignment(org: OrgFile, attempt: int, team_id: str) -> dict[str,
 
 def after_breach(org: OrgFile, team_id: str, attempt: int, rotations: dict[str, Rotation],
                  avail: Availability, tried: frozenset[str], now: datetime
-                 ) -> tuple[dict[str, Any] | None, Rotation | None, list[dict[str, Any]]]:
+                 ) -> tuple[AssignmentData | None, Rotation | None, list[dict[str, Any]]]:
     """The next assignment once assignment `attempt` of a lead in `team_id` lapsed: the
     team's next eligible rep who has not had the lead (`tried`), or the escalation
     destination once `reassign_times` is used up or nobody is eligible. None when the org

@@ -4,15 +4,17 @@ the event published for it, whose data is the lead as it then stood), team rotat
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.route.routing import Availability, Rotation
+from shared.lead import AssignmentData, LeadData
 
 
 def _json(value: Any) -> str:
@@ -115,7 +117,7 @@ async def reps_tried(conn: AsyncConnection, lead_ids: list[str]
 @dataclass
 class AssignmentRow:
     lead_id: str
-    assignment: dict[str, Any]
+    assignment: AssignmentData
     org_version: str
     event_id: str
     at: datetime
@@ -247,8 +249,10 @@ async def open_timer_for_update(conn: AsyncConnection, lead_id: str) -> Any:
         ORDER BY attempt DESC LIMIT 1 FOR UPDATE"""), {"i": lead_id})).first()
 
 
-async def add_journey(conn: AsyncConnection, entries: list[tuple[str, datetime, str,
-                                                                  dict[str, Any], str]]) -> None:
+JourneyStep = tuple[str, datetime, str, Mapping[str, Any], str]
+
+
+async def add_journey(conn: AsyncConnection, entries: list[JourneyStep]) -> None:
     """Entries of (lead_id, at, step, detail, dedupe key); a repeat is ignored."""
     if not entries:
         return
@@ -264,16 +268,22 @@ async def add_journey(conn: AsyncConnection, entries: list[tuple[str, datetime, 
     })
 
 
-async def load_lead(conn: AsyncConnection, lead_id: str) -> dict[str, Any] | None:
+def lead_of(event: Mapping[str, Any]) -> LeadData:
+    """The lead a stored assignment event carries, as a new dict (the caller may change it);
+    capture validated it and route wrote it."""
+    return cast(LeadData, dict(event["data"]))
+
+
+async def load_lead(conn: AsyncConnection, lead_id: str) -> LeadData | None:
     """The lead as it stands: the data of its latest assignment event (route keeps no
     second copy)."""
     return (await load_leads(conn, [lead_id])).get(lead_id)
 
 
-async def load_leads(conn: AsyncConnection, lead_ids: list[str]) -> dict[str, dict[str, Any]]:
+async def load_leads(conn: AsyncConnection, lead_ids: list[str]) -> dict[str, LeadData]:
     """`load_lead` for many leads in one query; a lead route never routed is absent."""
     events = await load_latest_assignment_events(conn, lead_ids)
-    return {lead_id: dict(event["data"]) for lead_id, event in events.items()}
+    return {lead_id: lead_of(event) for lead_id, event in events.items()}
 
 
 async def load_journey(conn: AsyncConnection, lead_id: str) -> dict[str, list[Any]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import cast
 
 from services.route import store
 from services.route.assignments import Observations, assigned, needs_load_counts, with_sla
@@ -20,6 +21,7 @@ from services.route.routing import Rotation
 from services.route.sla import after_breach
 from shared import db, metrics, topics
 from shared.events import Outgoing, derived_id, make_event
+from shared.lead import AssignmentData, LeadData
 from shared.service import Runtime, drain_until_stopped
 
 SERVICE = "route"
@@ -40,14 +42,14 @@ async def fire_due_timers(rt: Runtime, now: datetime) -> int:
         rows: list[store.AssignmentRow] = []
         timers: list[store.Timer] = []
         notes: list[store.Notification | None] = []
-        journey = []
+        journey: list[store.JourneyStep] = []
         changed: dict[str, Rotation] = {}
         for t in due:
             lead_id = str(t.lead_id)
-            lead = dict(t.event["data"])
+            lead = store.lead_of(t.event)
             person = lead["person_key"]
-            current = {"kind": "rep", "rep_id": t.rep_id, "team_id": t.team_id,
-                       "attempt": t.attempt}
+            current: AssignmentData = {"kind": "rep", "rep_id": t.rep_id,
+                                       "team_id": t.team_id, "attempt": t.attempt}
             breach = {"lead_id": lead_id, "assignment": current, "due_at": t.due_at.isoformat(),
                       "temperature": t.temperature}
             out.append(Outgoing(topics.SLA, person, make_event(
@@ -104,17 +106,17 @@ async def fire_due_warnings(rt: Runtime, now: datetime) -> int:
             return 0
         org = await rt.org.current(conn)
         out: list[Outgoing] = []
-        journey = []
-        notes = []
+        journey: list[store.JourneyStep] = []
+        notes: list[store.Notification | None] = []
         for t in due:
             lead_id, step = str(t.lead_id), int(t.step)
-            assignment = {"kind": "rep", "rep_id": t.rep_id, "team_id": t.team_id,
-                          "attempt": t.attempt}
+            assignment: AssignmentData = {"kind": "rep", "rep_id": t.rep_id,
+                                          "team_id": t.team_id, "attempt": t.attempt}
             data = {"lead_id": lead_id, "assignment": assignment,
                     "due_at": t.due_at.isoformat(), "temperature": t.temperature,
                     "warning": step, "of": int(t.total)}
             key = f"{lead_id}:sla.warning:{t.attempt}:{step}"
-            lead = dict(t.lead)
+            lead = cast(LeadData, t.lead)
             out.append(Outgoing(topics.SLA, lead["person_key"], make_event(
                 "sla.warning", SERVICE, data,
                 event_id=derived_id(lead_id, "sla.warning", str(t.attempt), str(step)),

@@ -20,7 +20,7 @@ from services.route.assignments import needs_load_counts, with_sla
 from services.route.routing import Availability, Decision, decide_route
 from shared import db
 from shared.events import utcnow
-from shared.lead import LeadData
+from shared.lead import AssignmentData, LeadData
 from shared.org import OrgFile, load_org_file
 from shared.orgstore import OrgCache
 from shared.settings import Settings
@@ -63,7 +63,7 @@ async def decide_now(settings: Settings, lead: LeadData, org: OrgFile, now: date
     return decision, holder
 
 
-def destination(assignment: dict[str, Any]) -> str:
+def destination(assignment: AssignmentData) -> str:
     """Where a decision sends a lead, as one comparable phrase."""
     kind = assignment.get("kind")
     if kind == "nurture":
@@ -86,7 +86,7 @@ class Replay:
     candidate_version: str = ""
 
 
-def replay_one(lead: dict[str, Any], at: datetime, holder: str | None, live: OrgFile,
+def replay_one(lead: LeadData, at: datetime, holder: str | None, live: OrgFile,
                candidate: OrgFile, result: Replay, max_examples: int = 10) -> None:
     before = decide_route(lead, live, {}, Availability(), at, holder=holder)
     after = decide_route(lead, candidate, {}, Availability(), at, holder=holder)
@@ -134,7 +134,7 @@ async def route_replay(settings: Settings, since: timedelta, candidate_path: Pat
             if not rows:
                 break
             for row in rows:
-                lead = dict(row.lead)
+                lead = store.lead_of({"data": row.lead})
                 lead.pop("assignment", None)
                 holder = held.holder(lead.get("person_key"), str(row.lead_id), row.assigned_at)
                 replay_one(lead, row.assigned_at, holder, live, candidate, result)

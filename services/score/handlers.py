@@ -14,22 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from services.score import store
 from services.score.rescoring import after_activity, after_decay, arrived, newer
 from shared import db, topics
 from shared.activity import countable, merge
 from shared.events import Event, Outgoing, derived_id, make_event
-from shared.lead import check_lead
+from shared.lead import LeadData, check_lead
 from shared.service import Runtime
 
 SERVICE = "score"
 log = logging.getLogger("leadflow.score")
-
-
-def _empty_profile() -> dict[str, Any]:
-    return {"lead": None, "activities": []}
 
 
 async def handle_score_batch(batch: list[Event], rt: Runtime) -> list[Outgoing]:
@@ -40,18 +35,18 @@ async def handle_score_batch(batch: list[Event], rt: Runtime) -> list[Outgoing]:
         return []
     keys = sorted({str(e.data.get("person_key")) for e in relevant})
     out: list[Outgoing] = []
-    scored: dict[str, dict[str, Any]] = {}
+    scored: dict[str, LeadData] = {}
     async with db.transaction(rt.engine) as conn:
         org = await rt.org.current(conn)
         profiles = await store.load_profiles(conn, keys)
         for event in relevant:
             if event.type == "lead.enriched":
-                profile = profiles.setdefault(event.data["person_key"], _empty_profile())
-                lead = arrived(check_lead(event.data), profile["activities"], org, now)
-                if newer(lead, profile["lead"]):
-                    profile["lead"] = lead
+                profile = profiles.setdefault(event.data["person_key"], store.Profile())
+                lead = arrived(check_lead(event.data), profile.activities, org, now)
+                if newer(lead, profile.lead):
+                    profile.lead = lead
                 scored[lead["lead_id"]] = lead
-                s = lead["score"]
+                s = lead.get("score") or {}
                 # The id names the outcome: a redelivery scored the same is the same event;
                 # one scored differently (activities recorded since) is a new one.
                 out.append(Outgoing(topics.SCORED, lead["person_key"], make_event(
@@ -66,12 +61,12 @@ async def handle_score_batch(batch: list[Event], rt: Runtime) -> list[Outgoing]:
                             "type and an RFC 3339 `at`", event.id)
                 continue  # not an activity this service can count
             assert isinstance(activity, dict)
-            profile = profiles.setdefault(person, _empty_profile())
-            profile["activities"] = merge(profile["activities"], [activity])
-            if profile["lead"] is None:
+            profile = profiles.setdefault(person, store.Profile())
+            profile.activities = merge(profile.activities, [activity])
+            if profile.lead is None:
                 continue  # the lead is not scored yet: counted when it is
-            lead, changed = after_activity(profile["lead"], activity, org, now)
-            profile["lead"] = scored[lead["lead_id"]] = lead
+            lead, changed = after_activity(profile.lead, activity, org, now)
+            profile.lead = scored[lead["lead_id"]] = lead
             if changed:
                 out.append(Outgoing(topics.SCORED, lead["person_key"], make_event(
                     "lead.scored", SERVICE, lead,
@@ -104,17 +99,19 @@ class DecayPass:
         async with db.transaction(rt.engine) as conn:
             org = await rt.org.current(conn)
             rows = await store.claim_warm_profiles(conn, self.after, DECAY_PAGE)
-            updated: dict[str, dict[str, Any]] = {}
+            updated: dict[str, store.Profile] = {}
             leads = []
             for person, profile in rows:
-                before = profile["lead"].get("score") or {}
-                lead, changed = after_decay(profile["lead"], org, now)
+                if profile.lead is None:
+                    continue  # claimed only with a lead; kept for the type's sake
+                before = profile.lead.get("score") or {}
+                lead, changed = after_decay(profile.lead, org, now)
                 if not changed:
                     continue
-                profile["lead"] = lead
+                profile.lead = lead
                 updated[person] = profile
                 leads.append(lead)
-                after = lead["score"]
+                after = lead.get("score") or {}
                 out.append(Outgoing(topics.SCORED, person, make_event(
                     "lead.scored", SERVICE, lead, event_id=derived_id(
                         lead["lead_id"], "decayed", str(before.get("temperature")),

@@ -29,7 +29,6 @@ from typing import Any, Literal
 from shared.lead import Reason, Score
 from shared.org import Scoring, ScoringRule, Threshold
 
-
 Temperature = Literal["hot", "warm", "cold"]
 
 

@@ -1,20 +1,39 @@
-"""Score's table: each lead's latest score, with its reasons and model version."""
+"""Score's tables: each lead's latest score, with its reasons and model version, and each
+person's profile (latest scored lead and recorded activities)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from shared.activity import Activity
+from shared.lead import LeadData
 
-async def save_scores(conn: AsyncConnection, rows: list[dict[str, Any]],
-                      at: datetime) -> None:
-    if not rows:
+
+@dataclass
+class Profile:
+    """A person as score keeps them: the latest scored lead (None before the first) and
+    every activity recorded after capture."""
+
+    lead: LeadData | None = None
+    activities: list[Activity] = field(default_factory=list)
+
+
+def _profile(row: Any) -> Profile:
+    return Profile(cast(LeadData | None, row.lead), list(row.activities or []))
+
+
+async def save_scores(conn: AsyncConnection, rows: list[LeadData], at: datetime) -> None:
+    """Upsert each scored lead's score (the last of a lead's rows wins)."""
+    unique = [r for r in {r["lead_id"]: r for r in rows}.values() if r.get("score")]
+    if not unique:
         return
-    unique = list({r["lead_id"]: r for r in rows}.values())
+    scores = [cast(dict[str, Any], r.get("score")) for r in unique]
     await conn.execute(text("""
         INSERT INTO score.scores (lead_id, person_key, points, temperature, stage, reasons,
                                   model, scored_at)
@@ -29,11 +48,11 @@ async def save_scores(conn: AsyncConnection, rows: list[dict[str, Any]],
         "at": at,
         "i": [r["lead_id"] for r in unique],
         "k": [r["person_key"] for r in unique],
-        "p": [r["score"]["points"] for r in unique],
-        "t": [r["score"]["temperature"] for r in unique],
-        "s": [r["score"]["stage"] for r in unique],
-        "r": [orjson.dumps(r["score"]["reasons"]).decode() for r in unique],
-        "m": [r["score"]["model"] for r in unique],
+        "p": [s["points"] for s in scores],
+        "t": [s["temperature"] for s in scores],
+        "s": [s["stage"] for s in scores],
+        "r": [orjson.dumps(s["reasons"]).decode() for s in scores],
+        "m": [s["model"] for s in scores],
     })
 
 
@@ -51,7 +70,7 @@ async def load_score(conn: AsyncConnection, lead_id: str) -> dict[str, Any] | No
             "model": row.model, "scored_at": row.scored_at.isoformat()}
 
 
-async def load_profiles(conn: AsyncConnection, keys: list[str]) -> dict[str, dict[str, Any]]:
+async def load_profiles(conn: AsyncConnection, keys: list[str]) -> dict[str, Profile]:
     """Each person's profile: `lead` (the latest scored lead, or None before the first)
     and `activities` (every activity recorded after capture), locked for the batch's
     transaction so the decay pass and this handler never overwrite each other."""
@@ -61,11 +80,10 @@ async def load_profiles(conn: AsyncConnection, keys: list[str]) -> dict[str, dic
         "SELECT person_key, lead, activities FROM score.profiles "
         "WHERE person_key = ANY(CAST(:k AS text[])) ORDER BY person_key FOR UPDATE"),
         {"k": keys})).all()
-    return {r.person_key: {"lead": r.lead, "activities": list(r.activities or [])}
-            for r in rows}
+    return {r.person_key: _profile(r) for r in rows}
 
 
-async def save_profiles(conn: AsyncConnection, profiles: dict[str, dict[str, Any]],
+async def save_profiles(conn: AsyncConnection, profiles: dict[str, Profile],
                         at: datetime) -> None:
     if not profiles:
         return
@@ -77,13 +95,13 @@ async def save_profiles(conn: AsyncConnection, profiles: dict[str, dict[str, Any
         ON CONFLICT (person_key) DO UPDATE SET lead = EXCLUDED.lead,
             activities = EXCLUDED.activities, updated_at = EXCLUDED.updated_at"""), {
         "at": at, "k": [k for k, _ in items],
-        "l": [orjson.dumps(p["lead"]).decode() if p["lead"] is not None else None
+        "l": [orjson.dumps(p.lead).decode() if p.lead is not None else None
               for _, p in items],
-        "a": [orjson.dumps(p["activities"]).decode() for _, p in items]})
+        "a": [orjson.dumps(p.activities).decode() for _, p in items]})
 
 
 async def claim_warm_profiles(conn: AsyncConnection, after: str, limit: int
-                              ) -> list[tuple[str, dict[str, Any]]]:
+                              ) -> list[tuple[str, Profile]]:
     """Profiles after `after` whose latest lead has behaviour points, locked for this
     transaction (others skip them)."""
     rows = (await conn.execute(text("""
@@ -92,5 +110,4 @@ async def claim_warm_profiles(conn: AsyncConnection, after: str, limit: int
           AND coalesce((lead->'score'->>'behaviour')::int, 0) > 0
         ORDER BY person_key LIMIT :n FOR UPDATE SKIP LOCKED"""),
         {"after": after, "n": limit})).all()
-    return [(r.person_key, {"lead": r.lead, "activities": list(r.activities or [])})
-            for r in rows]
+    return [(r.person_key, _profile(r)) for r in rows]
