@@ -14,7 +14,6 @@ import asyncio
 import logging
 import os
 from datetime import datetime, timedelta
-from typing import Any
 
 import httpx
 
@@ -100,7 +99,7 @@ async def send_due(rt: Runtime, client: httpx.AsyncClient, now: datetime, *,
     if not leased or org is None:
         return 0
 
-    async def post(row: Any) -> tuple[Any, str | None]:
+    async def post(row: store.Leased) -> tuple[store.Leased, str | None]:
         url = webhook_url(org, row.team_id)
         if url is None:
             return row, "no webhook URL (team no longer notifies, or its variable is unset)"

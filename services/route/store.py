@@ -190,11 +190,28 @@ async def insert_timers(conn: AsyncConnection, timers: list[Timer]) -> None:
     })
 
 
-async def claim_due_warnings(conn: AsyncConnection, now: datetime, limit: int) -> list[Any]:
+@dataclass(frozen=True)
+class DueWarning:
+    """An open timer with a reminder due: `step` is the latest reminder now due, of
+    `total`; `lead` is the lead as its assignment event carries it."""
+
+    lead_id: str
+    attempt: int
+    rep_id: str
+    team_id: str
+    temperature: str
+    due_at: datetime
+    total: int
+    step: int
+    lead: LeadData
+
+
+async def claim_due_warnings(conn: AsyncConnection, now: datetime, limit: int
+                             ) -> list[DueWarning]:
     """Open timers whose next reminder is due and whose deadline is not (a due deadline is
-    a breach, not a reminder), locked like `claim_due_timers`. `step` is the number of
-    the latest reminder now due (after downtime only the latest is sent)."""
-    return list((await conn.execute(text("""
+    a breach, not a reminder), locked like `claim_due_timers`. After downtime only the
+    latest reminder due is sent."""
+    rows = (await conn.execute(text("""
         SELECT t.lead_id, t.attempt, t.rep_id, t.team_id, t.temperature, t.due_at,
                cardinality(t.warn_ats) AS total,
                (SELECT count(*) FROM unnest(t.warn_ats) w WHERE w <= :now) AS step,
@@ -204,7 +221,10 @@ async def claim_due_warnings(conn: AsyncConnection, now: datetime, limit: int) -
         WHERE t.state = 'open' AND t.warn_ats[t.warnings + 1] <= :now AND t.due_at > :now
         ORDER BY t.warn_ats[t.warnings + 1]
         LIMIT :limit
-        FOR UPDATE OF t SKIP LOCKED"""), {"now": now, "limit": limit})).all())
+        FOR UPDATE OF t SKIP LOCKED"""), {"now": now, "limit": limit})).all()
+    return [DueWarning(str(r.lead_id), r.attempt, r.rep_id, r.team_id, r.temperature,
+                       r.due_at, int(r.total), int(r.step), lead_of({"data": r.lead}))
+            for r in rows]
 
 
 async def mark_warned(conn: AsyncConnection, keys: list[tuple[str, int, int]]) -> None:
@@ -218,9 +238,23 @@ async def mark_warned(conn: AsyncConnection, keys: list[tuple[str, int, int]]) -
         {"i": [k[0] for k in keys], "a": [k[1] for k in keys], "n": [k[2] for k in keys]})
 
 
-async def claim_due_timers(conn: AsyncConnection, now: datetime, limit: int) -> list[Any]:
+@dataclass(frozen=True)
+class DueTimer:
+    """An open timer past its deadline, with the lead its assignment event carries."""
+
+    lead_id: str
+    attempt: int
+    rep_id: str
+    team_id: str
+    temperature: str
+    due_at: datetime
+    lead: LeadData
+
+
+async def claim_due_timers(conn: AsyncConnection, now: datetime, limit: int
+                           ) -> list[DueTimer]:
     """Due open timers, locked; replicas skip each other's rows, so each fires once."""
-    return list((await conn.execute(text("""
+    rows = (await conn.execute(text("""
         SELECT t.lead_id, t.attempt, t.rep_id, t.team_id, t.temperature, t.clock,
                t.started_at, t.due_at, a.event
         FROM route.sla_timers t
@@ -228,7 +262,9 @@ async def claim_due_timers(conn: AsyncConnection, now: datetime, limit: int) -> 
         WHERE t.state = 'open' AND t.due_at <= :now
         ORDER BY t.due_at
         LIMIT :limit
-        FOR UPDATE OF t SKIP LOCKED"""), {"now": now, "limit": limit})).all())
+        FOR UPDATE OF t SKIP LOCKED"""), {"now": now, "limit": limit})).all()
+    return [DueTimer(str(r.lead_id), r.attempt, r.rep_id, r.team_id, r.temperature, r.due_at,
+                     lead_of(r.event)) for r in rows]
 
 
 async def close_timers(conn: AsyncConnection, keys: list[tuple[str, int]], state: str,
@@ -242,11 +278,16 @@ async def close_timers(conn: AsyncConnection, keys: list[tuple[str, int]], state
         {"state": state, "at": at, "i": [k[0] for k in keys], "a": [k[1] for k in keys]})
 
 
-async def open_timer_for_update(conn: AsyncConnection, lead_id: str) -> Any:
-    return (await conn.execute(text("""
+async def open_timer_for_update(conn: AsyncConnection, lead_id: str) -> Timer | None:
+    """The lead's latest timer (any state), locked until the transaction ends."""
+    row = (await conn.execute(text("""
         SELECT lead_id, attempt, rep_id, team_id, temperature, clock, started_at, due_at, state
         FROM route.sla_timers WHERE lead_id = CAST(:i AS uuid)
         ORDER BY attempt DESC LIMIT 1 FOR UPDATE"""), {"i": lead_id})).first()
+    if row is None:
+        return None
+    return Timer(str(row.lead_id), row.attempt, row.rep_id, row.team_id, row.temperature,
+                 row.clock, row.started_at, row.due_at, state=row.state)
 
 
 JourneyStep = tuple[str, datetime, str, Mapping[str, Any], str]
@@ -390,18 +431,32 @@ async def queue_notifications(conn: AsyncConnection, items: list[Notification]) 
     })
 
 
+@dataclass(frozen=True)
+class Leased:
+    """A notification leased for sending; `attempts` counts this one."""
+
+    id: int
+    team_id: str
+    kind: str
+    lead_id: str
+    payload: dict[str, Any]
+    attempts: int
+
+
 async def lease_notifications(conn: AsyncConnection, now: datetime, lease_s: float,
-                              limit: int) -> list[Any]:
+                              limit: int) -> list[Leased]:
     """Pending notifications now due, leased for `lease_s` (another replica, or this one
     after a crash, takes them up once the lease runs out)."""
-    return list((await conn.execute(text("""
+    rows = (await conn.execute(text("""
         UPDATE route.notifications n
         SET next_at = :now + make_interval(secs => :lease), attempts = n.attempts + 1
         WHERE n.id IN (SELECT id FROM route.notifications
                        WHERE state = 'pending' AND next_at <= :now
                        ORDER BY next_at LIMIT :limit FOR UPDATE SKIP LOCKED)
         RETURNING n.id, n.team_id, n.kind, n.lead_id, n.payload, n.attempts"""),
-        {"now": now, "lease": lease_s, "limit": limit})).all())
+        {"now": now, "lease": lease_s, "limit": limit})).all()
+    return [Leased(r.id, r.team_id, r.kind, str(r.lead_id), r.payload, r.attempts)
+            for r in rows]
 
 
 async def finish_notification(conn: AsyncConnection, notification_id: int, state: str,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import cast
 
 from services.route import store
 from services.route.assignments import Observations, assigned, needs_load_counts, with_sla
@@ -45,8 +44,8 @@ async def fire_due_timers(rt: Runtime, now: datetime) -> int:
         journey: list[store.JourneyStep] = []
         changed: dict[str, Rotation] = {}
         for t in due:
-            lead_id = str(t.lead_id)
-            lead = store.lead_of(t.event)
+            lead_id = t.lead_id
+            lead: LeadData = {**t.lead}
             person = lead["person_key"]
             current: AssignmentData = {"kind": "rep", "rep_id": t.rep_id,
                                        "team_id": t.team_id, "attempt": t.attempt}
@@ -83,7 +82,7 @@ async def fire_due_timers(rt: Runtime, now: datetime) -> int:
             out.append(made.outgoing)
             if assignment["kind"] == "rep":
                 notes.append(notification(org, "assigned", lead, assignment, now))
-        await store.close_timers(conn, [(str(t.lead_id), t.attempt) for t in due], "breached", now)
+        await store.close_timers(conn, [(t.lead_id, t.attempt) for t in due], "breached", now)
         await store.insert_assignments(conn, rows)
         await store.insert_timers(conn, timers)
         await store.save_rotations(conn, list(changed.values()))
@@ -109,14 +108,14 @@ async def fire_due_warnings(rt: Runtime, now: datetime) -> int:
         journey: list[store.JourneyStep] = []
         notes: list[store.Notification | None] = []
         for t in due:
-            lead_id, step = str(t.lead_id), int(t.step)
+            lead_id, step = t.lead_id, t.step
             assignment: AssignmentData = {"kind": "rep", "rep_id": t.rep_id,
                                           "team_id": t.team_id, "attempt": t.attempt}
             data = {"lead_id": lead_id, "assignment": assignment,
                     "due_at": t.due_at.isoformat(), "temperature": t.temperature,
-                    "warning": step, "of": int(t.total)}
+                    "warning": step, "of": t.total}
             key = f"{lead_id}:sla.warning:{t.attempt}:{step}"
-            lead = cast(LeadData, t.lead)
+            lead = t.lead
             out.append(Outgoing(topics.SLA, lead["person_key"], make_event(
                 "sla.warning", SERVICE, data,
                 event_id=derived_id(lead_id, "sla.warning", str(t.attempt), str(step)),
@@ -124,7 +123,7 @@ async def fire_due_warnings(rt: Runtime, now: datetime) -> int:
             journey.append((lead_id, now, "sla.warning", data, key))
             notes.append(notification(org, "warning", lead, assignment, now,
                                       due_at=t.due_at.isoformat(), step=step))
-        await store.mark_warned(conn, [(str(t.lead_id), t.attempt, int(t.step)) for t in due])
+        await store.mark_warned(conn, [(t.lead_id, t.attempt, t.step) for t in due])
         await store.add_journey(conn, journey)
         await store.queue_notifications(conn, [n for n in notes if n is not None])
         await asyncio.wait_for(rt.publisher.publish(out), 30)
