@@ -226,6 +226,10 @@ def _category(value: Any) -> str:
     return "other"
 
 
+def _unreadable(_value: Any) -> None:
+    return None
+
+
 def _as_datetime(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         moment = value
@@ -235,7 +239,7 @@ def _as_datetime(value: Any) -> datetime | None:
         except ValueError:
             return None
     elif isinstance(value, date):
-        moment = datetime(value.year, value.month, value.day)
+        moment = datetime(value.year, value.month, value.day, tzinfo=UTC)
     else:
         return None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
@@ -266,7 +270,7 @@ def _normaliser(category: str) -> Callable[[Any], Any]:
         return _as_datetime
     if category == "date":
         return _as_date
-    return lambda x: None
+    return _unreadable
 
 
 def _equals(value: Any) -> Callable[[Any], bool]:
@@ -374,7 +378,7 @@ def _field_predicate(path: str, spec: Any) -> Predicate:
     return all_hold
 
 
-def _always(lead: Mapping[str, Any]) -> bool:
+def _always(_lead: Mapping[str, Any]) -> bool:
     return True
 
 

@@ -18,10 +18,15 @@ from shared.errors import RetryableError
 from shared.org import OrgFile, load_org, load_org_file
 
 
+def _read_org(path: Path) -> tuple[OrgFile, str]:
+    org = load_org_file(path)  # raises OrgError naming file, path and problem
+    return org, path.read_text(encoding="utf-8")
+
+
 async def apply_org(engine: AsyncEngine, path: Path) -> OrgFile:
     """Validate, then store; all or nothing. Returns the parsed file."""
-    org = load_org_file(path)  # raises OrgError naming file, path and problem
-    source = path.read_text(encoding="utf-8")
+    # Off the event loop: the file is read, parsed and validated in a worker thread.
+    org, source = await asyncio.to_thread(_read_org, path)
     async with db.transaction(engine) as conn:
         latest = (await conn.execute(text(
             "SELECT version FROM org.versions ORDER BY id DESC LIMIT 1"))).scalar()

@@ -147,7 +147,7 @@ async def serve_fake(fake: Any) -> AsyncIterator[Any]:
                             lifespan="off")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    while not server.started:
+    while not server.started:  # noqa: ASYNC110 - uvicorn sets a flag, it has no event
         await asyncio.sleep(0.02)
     fake.url = f"http://127.0.0.1:{port}"
     try:

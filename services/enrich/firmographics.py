@@ -39,7 +39,7 @@ class Firmographics:
         return cls(**{k: data.get(k) for k in FIELDS})
 
 
-class BadAnswer(ValueError):
+class BadAnswerError(ValueError):
     """A provider's answer that cannot be read as firmographics (garbage)."""
 
 
@@ -48,22 +48,22 @@ def parse_employees(value: Any) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
-        raise BadAnswer("employees is a boolean")
+        raise BadAnswerError("employees is a boolean")
     if isinstance(value, int | float):
         if value < 0 or value > 10_000_000:
-            raise BadAnswer(f"employees {value} is out of range")
+            raise BadAnswerError(f"employees {value} is out of range")
         return int(value)
     if not isinstance(value, str):
-        raise BadAnswer("employees is not a number")
+        raise BadAnswerError("employees is not a number")
     text = value.strip().lower()
     match = _HEADCOUNT.fullmatch(text)
     if match is None:
-        raise BadAnswer(f"employees {value[:40]!r} is not a head count")
+        raise BadAnswerError(f"employees {value[:40]!r} is not a head count")
     digits, thousands = match.group(1), match.group(2)
     if thousands:
         number = float(digits.replace(",", ".")) * 1000
     elif "." in digits and not re.fullmatch(r"\d{1,3}(?:[,. ]\d{3})+", digits):
-        raise BadAnswer(f"employees {value[:40]!r} is not a whole number")
+        raise BadAnswerError(f"employees {value[:40]!r} is not a whole number")
     else:
         number = int(re.sub(r"[,. ]", "", digits))
     return parse_employees(int(number))
@@ -73,10 +73,10 @@ def _text(value: Any, field: str, limit: int = 200) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str | int | float) or isinstance(value, bool):
-        raise BadAnswer(f"{field} is not text")
+        raise BadAnswerError(f"{field} is not text")
     text = " ".join(str(value).split())
     if len(text) > limit:
-        raise BadAnswer(f"{field} is longer than {limit} characters")
+        raise BadAnswerError(f"{field} is longer than {limit} characters")
     return text or None
 
 
@@ -108,9 +108,9 @@ def dig(document: Any, path: str) -> Any:
 
 def map_answer(document: Any, mapping: Mapping[str, str]) -> Firmographics:
     """A provider's JSON answer through the configured field mapping (lead field → path
-    in the answer); BadAnswer when it is not an object or a value has the wrong type."""
+    in the answer); BadAnswerError when it is not an object or a value has the wrong type."""
     if not isinstance(document, Mapping):
-        raise BadAnswer("the answer is not a JSON object")
+        raise BadAnswerError("the answer is not a JSON object")
     return firmographics_from({field: dig(document, path) for field, path in mapping.items()})
 
 

@@ -10,9 +10,9 @@ exactly or fuzzily, with tie-breakers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from collections.abc import Mapping
 from typing import Any, Literal
 
 from rapidfuzz import fuzz, process

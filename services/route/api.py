@@ -20,7 +20,7 @@ from services.route.feedback import accept_lead, reject_lead, touch_lead
 from services.route.routing import rep_problem
 from shared import db
 from shared.auth import bearer_ok, lead_id_param, require_bearer, token_matches
-from shared.lead import LeadData
+from shared.lead import AssignmentData, LeadData
 from shared.service import Runtime
 
 
@@ -71,6 +71,23 @@ def journey_view(lead: LeadData, j: dict[str, list[Any]]) -> dict[str, Any]:
                  "closed_at": t["closed_at"].isoformat() if t["closed_at"] else None}
                 for t in j["timers"]],
     }
+
+
+async def _lead_or_404(conn: AsyncConnection, lead_id: str) -> LeadData:
+    lead = await store.load_lead(conn, lead_id)
+    if lead is None:
+        raise HTTPException(404, {"error": "not found",
+                                  "reason": f"route has not seen lead {lead_id}"})
+    return lead
+
+
+def _not_rejectable(current: AssignmentData | None) -> HTTPException:
+    """409 for a reject by someone who does not hold the lead, naming who does."""
+    held_by = (current or {}).get("rep_id")
+    return HTTPException(409, {
+        "error": "conflict", "field": "rep_id" if held_by else None,
+        "reason": (f"the lead is assigned to rep {held_by!r}" if held_by else
+                   "the lead is not with a rep (nothing to reject)")})
 
 
 def build_router(rt: Runtime) -> APIRouter:
@@ -125,20 +142,9 @@ def build_router(rt: Runtime) -> APIRouter:
             lead = await _lead_or_404(conn, lead_id)
             result = await reject_lead(conn, org, lead, body.rep_id, body.reason.strip(), at)
             if result.status in ("not_with_a_rep", "not_this_rep"):
-                held_by = (result.assignment or {}).get("rep_id")
-                raise HTTPException(409, {
-                    "error": "conflict", "field": "rep_id" if held_by else None,
-                    "reason": (f"the lead is assigned to rep {held_by!r}" if held_by else
-                               "the lead is not with a rep (nothing to reject)")})
+                raise _not_rejectable(result.assignment)
             await rt.publisher.publish(result.outgoing)
         return {"lead_id": lead_id, "status": result.status, "assignment": result.assignment}
-
-    async def _lead_or_404(conn: AsyncConnection, lead_id: str) -> LeadData:
-        lead = await store.load_lead(conn, lead_id)
-        if lead is None:
-            raise HTTPException(404, {"error": "not found",
-                                      "reason": f"route has not seen lead {lead_id}"})
-        return lead
 
     @guarded.get("/v1/reps", summary="Reps, their availability and open assignments")
     async def get_reps() -> list[dict[str, Any]]:

@@ -219,7 +219,8 @@ def test_leadflow_tail_prints_routed_leads(up: Up) -> None:
     env = {**up.env}
     result = subprocess.run(
         [sys.executable, "-m", "leadflow", "tail", "leads.routed", "--from-beginning",
-         "--limit", "3"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
+         "--limit", "3"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 3

@@ -95,7 +95,7 @@ async def test_explain_and_compare_read_the_stored_profiles(
     shown = await explain(settings, lead["lead_id"])
     assert shown["stored"]["points"] == lead["score"]["points"]
     assert shown["now"]["model"] == lead["score"]["model"]
-    demo = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "org.yaml"
+    demo = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "org.yaml"  # noqa: ASYNC240
     candidate = tmp_path / "candidate.yaml"
     candidate.write_text(demo.read_text().replace("mql_at: 50", "mql_at: 0"))
     result = await compare(settings, candidate)

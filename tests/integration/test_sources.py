@@ -150,7 +150,9 @@ async def test_facebook_notification_fetches_each_lead_and_a_redelivery_fetches_
         joe = leads["joe@example.com"]
         assert joe["source"] == {"channel": "ad_platform", "provider": "facebook",
                                  "form_id": "12312312312", "ad_id": "12312312312",
-                                 **dict.fromkeys(("campaign_id", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "referrer", "landing_page"))}
+                                 **dict.fromkeys(("campaign_id", "utm_source", "utm_medium",
+                                                  "utm_campaign", "utm_term", "utm_content",
+                                                  "referrer", "landing_page"))}
         assert joe["custom"]["car_make"] == "Honda"
         assert joe["consent"]["marketing"] is True
         assert [i["key"] for i in joe["consent"]["items"] if i["checked"]] == ["optional_1"]

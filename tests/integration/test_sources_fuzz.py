@@ -71,7 +71,7 @@ def signed(path: str, body: bytes, ctype: str) -> dict[str, str]:
     now_ms = int(time.time() * 1000)
     provider = path.split("?")[0].rsplit("/", 1)[-1]
     headers = {"facebook": facebook_headers, "linkedin": linkedin_headers,
-               "typeform": typeform_headers}.get(provider, lambda b: {})(body)
+               "typeform": typeform_headers}.get(provider, lambda _body: {})(body)
     if provider == "hubspot":
         headers = hubspot_headers(body, f"http://capture.test{path}", now_ms)
     elif provider == "webflow":

@@ -47,7 +47,7 @@ def evaluate(path: Path) -> dict[str, object]:
 
 
 def main() -> None:
-    for name in TUNED + (HELD_OUT,):
+    for name in (*TUNED, HELD_OUT):
         path = FIXTURES / name
         if not path.exists():
             continue

@@ -528,7 +528,8 @@ def test_lead_country_falls_back_to_the_company_country_for_reading_the_phone():
 
 def test_invalid_email_and_unknown_country_are_dropped_not_passed_on():
     enriched = enrich_lead(
-        make_lead(bare=True, contact={"email": "ana@acme", "phone": "+12015550123"}, country="Narnia")
+        make_lead(bare=True, contact={"email": "ana@acme", "phone": "+12015550123"},
+                  country="Narnia")
     )
     assert enriched["contact"]["email"] is None
     assert enriched["country"] == "US"  # from the phone, once Narnia is gone
@@ -536,7 +537,8 @@ def test_invalid_email_and_unknown_country_are_dropped_not_passed_on():
 
 def test_full_name_in_custom_fields_fills_empty_names():
     enriched = enrich_lead(
-        make_lead(bare=True, contact={"email": "a@acme.com"}, custom={"full_name": "ana de la cruz"})
+        make_lead(bare=True, contact={"email": "a@acme.com"},
+                  custom={"full_name": "ana de la cruz"})
     )
     assert (enriched["contact"]["first_name"], enriched["contact"]["last_name"]) == (
         "Ana",

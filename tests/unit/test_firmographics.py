@@ -11,7 +11,7 @@ from services.enrich.adapters.firmographics import (
     read_firmographics_csv,
 )
 from services.enrich.firmographics import (
-    BadAnswer,
+    BadAnswerError,
     Firmographics,
     apply_firmographics,
     dig,
@@ -34,7 +34,7 @@ def test_head_counts_as_providers_write_them(value, count) -> None:
 @pytest.mark.parametrize("value", [True, "many", -3, 10**9, {"n": 1}, "-5", "1e9", "1.5",
                                    "1" * 5000])
 def test_a_head_count_that_is_not_one_is_garbage(value) -> None:
-    with pytest.raises(BadAnswer):
+    with pytest.raises(BadAnswerError):
         parse_employees(value)
 
 
@@ -51,7 +51,7 @@ def test_an_answer_maps_through_dotted_paths_and_is_normalized() -> None:
 @pytest.mark.parametrize("doc", [[1, 2], "html", {"name": {"nested": True}},
                                  {"employees": "lots"}, {"name": "x" * 500}])
 def test_garbage_answers_are_refused(doc) -> None:
-    with pytest.raises(BadAnswer):
+    with pytest.raises(BadAnswerError):
         map_answer(doc, {"name": "name", "employees": "employees"})
 
 

@@ -245,7 +245,8 @@ def test_scoring_leaves_the_lead_untouched() -> None:
 
 def test_points_at_the_hot_threshold_make_a_lead_hot() -> None:
     lead = prospect("vp")
-    lead["activities"] = [{"type": "page_view", "at": NOW.isoformat(), "props": {"page": "/pricing"}}]
+    lead["activities"] = [{"type": "page_view", "at": NOW.isoformat(),
+                           "props": {"page": "/pricing"}}]
     score = score_lead(lead, PENALTIES, NOW, "m")
     assert (score.points, score.temperature, score.stage) == (45, "hot", "mql")
 

@@ -81,7 +81,8 @@ def test_bad_sla_settings_are_value_errors(within, clock, message):
 
 def test_deadline_needs_an_aware_start():
     with pytest.raises(ValueError, match="timezone-aware"):
-        sla_deadline(datetime(2026, 9, 4, 12), timedelta(minutes=5), "always", US_OFFICE)
+        sla_deadline(datetime(2026, 9, 4, 12), timedelta(minutes=5), "always",  # noqa: DTZ001
+                     US_OFFICE)
 
 
 @pytest.mark.parametrize(

@@ -35,7 +35,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.enrich.firmographics import (
-    BadAnswer,
+    BadAnswerError,
     Firmographics,
     firmographics_from,
     map_answer,
@@ -64,7 +64,7 @@ class Provider(Protocol):
 class NoProvider:
     name = "none"
 
-    async def lookup(self, domains: list[str], within: float
+    async def lookup(self, domains: list[str], within: float  # noqa: ARG002 - answers at once
                      ) -> dict[str, Firmographics | None]:
         return dict.fromkeys(domains)
 
@@ -89,7 +89,7 @@ def read_firmographics_csv(content: str, filename: str) -> dict[str, Firmographi
             continue
         try:
             out[domain] = firmographics_from(row)
-        except BadAnswer as bad:
+        except BadAnswerError as bad:
             raise ConfigError(f"{filename}: row {number} ({domain}): {bad}") from None
     return out
 
@@ -115,7 +115,7 @@ class LocalProvider:
         except OSError as exc:
             raise ConfigError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
 
-    async def lookup(self, domains: list[str], within: float
+    async def lookup(self, domains: list[str], within: float  # noqa: ARG002 - answers at once
                      ) -> dict[str, Firmographics | None]:
         try:
             self._load()
@@ -309,7 +309,7 @@ class HttpProvider:
             return _Answer(None, ok=False)
         try:
             found = map_answer(orjson.loads(response.content), self.mapping)
-        except (orjson.JSONDecodeError, BadAnswer) as exc:
+        except (orjson.JSONDecodeError, BadAnswerError) as exc:
             # Garbage is a provider failure: not cached, counted against the breaker.
             metrics.ENRICHMENT_LOOKUPS.labels(self.name, "garbage").inc()
             log.warning("firmographics %s: unreadable answer: %s", domain, exc)
