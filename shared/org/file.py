@@ -1,0 +1,103 @@
+"""The org file as a whole: its sections checked against each other, lookups by id, and
+its versions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from pydantic import (
+    Field,
+    PrivateAttr,
+    model_validator,
+)
+
+from shared.conditions import (
+    OrgError,
+)
+from shared.org.base import _Model
+from shared.org.routing import Routing
+from shared.org.scoring import Scoring
+from shared.org.sla import Sla
+from shared.org.sources import Sources
+from shared.org.teams import Rep, Team
+
+if TYPE_CHECKING:
+    pass
+
+
+# --- the file --------------------------------------------------------------------------
+
+class OrgFile(_Model):
+    scoring: Scoring
+    teams: list[Team] = Field(default_factory=list)
+    routing: Routing
+    sla: Sla = Field(default_factory=Sla)
+    sources: Sources = Field(default_factory=Sources)
+
+    _teams: dict[str, Team] = PrivateAttr(default_factory=dict)
+    _reps: dict[str, Rep] = PrivateAttr(default_factory=dict)
+    _rep_team: dict[str, Team] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OrgFile:
+        teams: dict[str, int] = {}
+        reps: dict[str, str] = {}
+        for i, team in enumerate(self.teams):
+            if team.id in teams:
+                raise OrgError(f"teams[{i}].id",
+                               f"team {team.id!r} is already defined at teams[{teams[team.id]}]")
+            teams[team.id] = i
+            for j, rep in enumerate(team.reps):
+                where = f"teams[{i}].reps[{j}]"
+                if rep.id in reps:
+                    raise OrgError(f"{where}.id",
+                                   f"rep {rep.id!r} is already defined at {reps[rep.id]}")
+                reps[rep.id] = where
+        destinations = [(f"routing.rules[{i}].to", r.to) for i, r in enumerate(self.routing.rules)]
+        if self.sla.escalate is not None and self.sla.escalate.then is not None:
+            destinations.append(("sla.escalate.then", self.sla.escalate.then))
+        for path, dest in destinations:
+            if dest.team is not None and dest.team not in teams:
+                raise OrgError(f"{path}.team", f"no team {dest.team!r} in teams")
+            if dest.rep is not None and dest.rep not in reps:
+                raise OrgError(f"{path}.rep", f"no rep {dest.rep!r} in any team")
+        return self
+
+    def model_post_init(self, _context: Any, /) -> None:
+        self._teams = {t.id: t for t in self.teams}
+        self._reps = {r.id: r for t in self.teams for r in t.reps}
+        self._rep_team = {r.id: t for t in self.teams for r in t.reps}
+
+    # Straight from the private dict: read per lead, pydantic's __getattr__ costs more.
+    def team(self, team_id: str) -> Team | None:
+        teams: dict[str, Team] = self.__pydantic_private__["_teams"]  # type: ignore[index]
+        return teams.get(team_id)
+
+    def rep(self, rep_id: str) -> Rep | None:
+        reps: dict[str, Rep] = self.__pydantic_private__["_reps"]  # type: ignore[index]
+        return reps.get(rep_id)
+
+    def team_of(self, rep_id: str) -> Team | None:
+        """The team a rep belongs to."""
+        teams: dict[str, Team] = self.__pydantic_private__["_rep_team"]  # type: ignore[index]
+        return teams.get(rep_id)
+
+    # cached_property keeps the value in the instance dict: read per lead, it must not go
+    # through pydantic's private-attribute lookup.
+    @cached_property
+    def version(self) -> str:
+        """First 12 hex digits of the SHA-256 of the whole parsed file, canonical JSON."""
+        return _digest(self.model_dump(mode="json", by_alias=True))
+
+    @cached_property
+    def scoring_version(self) -> str:
+        """As `version`, over the scoring section only: the score's `model`."""
+        return _digest(self.scoring.model_dump(mode="json", by_alias=True))
+
+
+def _digest(document: Any) -> str:
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
