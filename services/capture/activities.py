@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from services.capture.intake import RFC3339, InvalidLead
+from services.capture.intake import RFC3339, InvalidLeadError
 from shared.events import derived_id
 from shared.identity import normalize_email, normalize_phone, person_key
 
@@ -47,9 +47,9 @@ class ActivityIn:
 
 
 def read_activity(doc: Any, now: datetime, where: str = "") -> ActivityIn:
-    """Validate one activity, or raise InvalidLead naming the field."""
-    def bad(field: str, reason: str) -> InvalidLead:
-        return InvalidLead(f"{where}{field}", reason)
+    """Validate one activity, or raise InvalidLeadError naming the field."""
+    def bad(field: str, reason: str) -> InvalidLeadError:
+        return InvalidLeadError(f"{where}{field}", reason)
 
     if not isinstance(doc, dict):
         raise bad("body", "must be a JSON object")

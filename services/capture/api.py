@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.capture.activities import MAX_ACTIVITIES, read_activity
-from services.capture.intake import InvalidLead, lead_from_payload
+from services.capture.intake import InvalidLeadError, lead_from_payload
 from services.capture.store import Delivery, Receipt, ReceiptStore
 from shared import metrics, topics
 from shared.auth import bearer_matches
@@ -127,7 +127,7 @@ class Capture:
         try:
             lead = lead_from_payload(payload, provider=provider, channel="api",
                                      now=delivery.received_at, sender_id=key)
-        except InvalidLead as bad:
+        except InvalidLeadError as bad:
             return _invalid(provider, bad.field, bad.reason)
         # The receipt's payload is this request's raw body: no separate delivery row on
         # the hot path.
@@ -150,14 +150,14 @@ class Capture:
             try:
                 if key is not None and (not isinstance(key, str) or len(key) > 255
                                         or not key.isprintable()):
-                    raise InvalidLead("idempotency_key", "must be a string of at most 255 "
+                    raise InvalidLeadError("idempotency_key", "must be a string of at most 255 "
                                       "characters, no control characters")
                 key = key.strip() or None if key else None
                 leads.append(lead_from_payload(item, provider=provider, channel="api", now=now,
                                                sender_id=key))
                 positions.append(i)
                 keys.append(key)
-            except InvalidLead as bad:
+            except InvalidLeadError as bad:
                 metrics.LEADS_RECEIVED.labels(provider, "invalid").inc()
                 results[i] = {"index": i, "status": "invalid",
                               "errors": [{"field": f"leads[{i}].{bad.field}",
@@ -353,7 +353,7 @@ async def accept_activities(capture: Capture, headers: Mapping[str, str], body: 
     try:
         activities = [read_activity(doc, now, f"activities[{i}]." if many else "")
                       for i, doc in enumerate(items)]
-    except InvalidLead as bad:
+    except InvalidLeadError as bad:
         return _invalid(provider, bad.field, bad.reason)
     try:
         persons = await capture.receipts.persons_of(

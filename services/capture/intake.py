@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from shared.errors import InvalidInputError
 from shared.events import uuid5_str
 from shared.identity import (
     email_problem,
@@ -54,16 +55,8 @@ RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})")
 
 
-class InvalidLead(Exception):
+class InvalidLeadError(InvalidInputError):
     """A payload capture refuses; `field` is a path in the submitted body."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(field, reason)
-        self.field = field
-        self.reason = reason
-
-    def body(self) -> dict[str, Any]:
-        return {"error": "invalid lead", "errors": [{"field": self.field, "reason": self.reason}]}
 
 
 def derive_lead_id(provider: str, sender_id: str | None, payload: dict[str, Any]) -> str:
@@ -76,7 +69,7 @@ def derive_lead_id(provider: str, sender_id: str | None, payload: dict[str, Any]
 
 
 def _canonical_json(payload: Any) -> bytes:
-    """The payload as JSON with sorted keys, or InvalidLead when it holds what JSON cannot
+    """The payload as JSON with sorted keys, or InvalidLeadError when it holds what JSON cannot
     carry exactly (an integer beyond 64 bits)."""
     try:
         return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
@@ -84,12 +77,12 @@ def _canonical_json(payload: Any) -> bytes:
         reason = str(exc) or "cannot be encoded as JSON"
         if "integer" in reason.lower():
             reason = "an integer is beyond the 64-bit range; send such numbers as strings"
-        raise InvalidLead("body", reason) from None
+        raise InvalidLeadError("body", reason) from None
 
 
 def _submitted_at(value: Any) -> str:
     """`submitted_at` as sent, when it is an RFC 3339 date-time with an offset."""
-    problem = InvalidLead("submitted_at", "must be an RFC 3339 date-time with an offset")
+    problem = InvalidLeadError("submitted_at", "must be an RFC 3339 date-time with an offset")
     if not isinstance(value, str) or not RFC3339.fullmatch(value):
         raise problem
     try:
@@ -103,10 +96,10 @@ def _text(value: Any, field: str) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise InvalidLead(field, "must be a string")
+        raise InvalidLeadError(field, "must be a string")
     out = str(value).strip()
     if len(out) > MAX_FIELD_CHARS:
-        raise InvalidLead(field, f"longer than {MAX_FIELD_CHARS} characters")
+        raise InvalidLeadError(field, f"longer than {MAX_FIELD_CHARS} characters")
     return out or None
 
 
@@ -115,7 +108,7 @@ def _section(payload: dict[str, Any], name: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise InvalidLead(name, "must be an object")
+        raise InvalidLeadError(name, "must be an object")
     return dict(value)
 
 
@@ -128,9 +121,9 @@ def lead_from_payload(
     sender_id: str | None = None,
     lenient: bool = False,
 ) -> Lead:
-    """Validate a submitted payload and build the captured lead, or raise InvalidLead."""
+    """Validate a submitted payload and build the captured lead, or raise InvalidLeadError."""
     if not isinstance(payload, dict):
-        raise InvalidLead("body", "must be a JSON object")
+        raise InvalidLeadError("body", "must be a JSON object")
     contact = _section(payload, "contact")
     source = _section(payload, "source")
     custom = _section(payload, "custom")
@@ -157,7 +150,7 @@ def lead_from_payload(
         title["raw"] = _text(title["raw"], "title.raw")
     for key, value in title.items():
         if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
-            raise InvalidLead(f"title.{key}", f"longer than {MAX_FIELD_CHARS} characters")
+            raise InvalidLeadError(f"title.{key}", f"longer than {MAX_FIELD_CHARS} characters")
     for key in SOURCE_FLAT:
         if key in payload and key not in source:
             source[key] = payload[key]
@@ -179,18 +172,18 @@ def lead_from_payload(
     country = normalize_country(country_raw) if country_raw else None
     if country_raw and country is None:
         if not lenient:
-            raise InvalidLead("country", f"unknown country {country_raw!r}")
+            raise InvalidLeadError("country", f"unknown country {country_raw!r}")
         dropped["country"] = {"value": country_raw, "reason": "unknown country"}
 
     email = None
-    email_problem_: InvalidLead | None = None
+    email_problem_: InvalidLeadError | None = None
     if contact["email"]:
         email = normalize_email(contact["email"])
         if email is None:
-            email_problem_ = InvalidLead(
+            email_problem_ = InvalidLeadError(
                 "contact.email", email_problem(contact["email"]) or "not a valid email")
     phone = None
-    phone_problem: InvalidLead | None = None
+    phone_problem: InvalidLeadError | None = None
     if contact["phone"]:
         phone = normalize_phone(contact["phone"], country)
         digits = re.sub(r"[\s().-]", "", contact["phone"])
@@ -199,7 +192,7 @@ def lead_from_payload(
             phone = normalize_phone(f"+{digits}", None)
         if phone is None:
             where = f" for country {country}" if country else " (add +country code or country)"
-            phone_problem = InvalidLead("contact.phone", f"not a possible phone number{where}")
+            phone_problem = InvalidLeadError("contact.phone", f"not a possible phone number{where}")
     for problem, value in ((email_problem_, contact["email"]), (phone_problem,
                                                                 contact["phone"])):
         if problem is None:
@@ -209,7 +202,7 @@ def lead_from_payload(
         dropped[problem.field.removeprefix("contact.")] = {"value": value,
                                                             "reason": problem.reason}
     if not email and not phone:
-        raise InvalidLead("contact", "a lead needs an email or a phone")
+        raise InvalidLeadError("contact", "a lead needs an email or a phone")
     if dropped:
         custom["invalid_fields"] = dropped
 
@@ -243,4 +236,4 @@ def lead_from_payload(
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"])
-        raise InvalidLead(field, err["msg"]) from None
+        raise InvalidLeadError(field, err["msg"]) from None

@@ -5,7 +5,7 @@ is in the README's "Lead sources"): Meta Lead Ads and LinkedIn Lead Sync send id
 so their readers return `Fetch`es that the capture API resolves through the provider's
 API and hands back to `facebook_submission` / `linkedin_submission`. Every id is kept as
 a string (ad platforms' ids exceed 2^53). A body that cannot be read raises
-`BadDelivery` naming the field.
+`BadDeliveryError` naming the field.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from services.capture.mapping import ConsentItem, Submission, truthy
+from shared.errors import InvalidInputError
 
 AD_PLATFORM = "ad_platform"
 WEB_FORM = "web_form"
@@ -30,14 +31,8 @@ UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content
 MAX_ITEMS = 1000  # Meta batches up to 1000 updates per notification
 
 
-class BadDelivery(Exception):
-    """A delivery capture cannot read: 422 naming `field` (or `status` when not 422)."""
-
-    def __init__(self, field_: str, reason: str, status: int = 422) -> None:
-        super().__init__(field_, reason)
-        self.field = field_
-        self.reason = reason
-        self.status = status
+class BadDeliveryError(InvalidInputError):
+    """A delivery capture cannot read: 422 naming `field`."""
 
 
 @dataclass
@@ -64,12 +59,12 @@ def load_json(body: bytes, where: str = "body") -> Any:
     try:
         value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise BadDelivery(where, f"not valid JSON: {exc}") from None
+        raise BadDeliveryError(where, f"not valid JSON: {exc}") from None
     if _BIG_INT.search(body):
         try:
             value = json.loads(body, parse_int=_exact_int)
         except (ValueError, RecursionError):
-            raise BadDelivery(where, "not valid JSON") from None
+            raise BadDeliveryError(where, "not valid JSON") from None
     return value
 
 
@@ -82,21 +77,21 @@ def text_id(value: Any, where: str, *, required: bool = True) -> str | None:
     """An id as a string, whether sent as a JSON string or number."""
     if value is None or value == "":
         if required:
-            raise BadDelivery(where, "is required")
+            raise BadDeliveryError(where, "is required")
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise BadDelivery(where, "must be a string or an integer id")
+        raise BadDeliveryError(where, "must be a string or an integer id")
     out = str(value).strip()
     if not out or len(out) > 255:
-        raise BadDelivery(where, "must be 1-255 characters")
+        raise BadDeliveryError(where, "must be 1-255 characters")
     if not out.isprintable():
-        raise BadDelivery(where, "must not hold control characters")
+        raise BadDeliveryError(where, "must not hold control characters")
     return out
 
 
 def _obj(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise BadDelivery(where, "must be an object")
+        raise BadDeliveryError(where, "must be an object")
     return value
 
 
@@ -104,9 +99,9 @@ def _list(value: Any, where: str, *, required: bool = True) -> list[Any]:
     if value is None and not required:
         return []
     if not isinstance(value, list):
-        raise BadDelivery(where, "must be a list")
+        raise BadDeliveryError(where, "must be a list")
     if len(value) > MAX_ITEMS:
-        raise BadDelivery(where, f"more than {MAX_ITEMS} items")
+        raise BadDeliveryError(where, f"more than {MAX_ITEMS} items")
     return value
 
 
@@ -172,7 +167,7 @@ def parse_facebook(body: bytes) -> Parsed:
                    if (s := text_id(value.get(k), f"{where}.value.{k}", required=False))}
             items.append(Fetch("facebook", where, leadgen_id, ref))
     if len(items) > MAX_ITEMS:
-        raise BadDelivery("entry", f"more than {MAX_ITEMS} leads in one notification")
+        raise BadDeliveryError("entry", f"more than {MAX_ITEMS} leads in one notification")
     return Parsed(items, ignored)
 
 
@@ -181,7 +176,7 @@ def facebook_submission(fetch: Fetch, lead: Mapping[str, Any]) -> Submission:
     answers: dict[str, Any] = {}
     for k, item in enumerate(_list(lead.get("field_data"), "field_data", required=False)):
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            raise BadDelivery(f"{fetch.where}: field_data[{k}]",
+            raise BadDeliveryError(f"{fetch.where}: field_data[{k}]",
                               "the Graph API returned a field without a name")
         answers[item["name"]] = _value(item.get("values"))
     consent = []
@@ -225,10 +220,10 @@ def parse_google_ads(doc: Mapping[str, Any]) -> Parsed:
         col = _obj(col, where)
         column_id = col.get("column_id")
         if not isinstance(column_id, str) or not column_id:
-            raise BadDelivery(f"{where}.column_id", "is required")
+            raise BadDeliveryError(f"{where}.column_id", "is required")
         value = col.get("string_value")
         if value is not None and not isinstance(value, str | int | float):
-            raise BadDelivery(f"{where}.string_value", "must be a string")
+            raise BadDeliveryError(f"{where}.string_value", "must be a string")
         answers[column_id] = value
     ids = {k: s for k in ("form_id", "campaign_id", "adgroup_id", "creative_id",
                           "asset_group_id", "gcl_id")
@@ -262,7 +257,7 @@ def parse_linkedin(body: bytes) -> Parsed:
         return Parsed([], ignored=1)
     response = doc.get("leadGenFormResponse")
     if not isinstance(response, str) or not response.startswith("urn:li:"):
-        raise BadDelivery("leadGenFormResponse", "must be a lead form response URN")
+        raise BadDeliveryError("leadGenFormResponse", "must be a lead form response URN")
     form = doc.get("leadGenForm")
     ref = {"response": response}
     if isinstance(form, str):
@@ -411,7 +406,7 @@ def parse_typeform(body: bytes) -> Parsed:
         fld = _obj(answer.get("field"), f"{where}.field")
         name = fld.get("ref") or refs.get(fld.get("id")) or fld.get("id")
         if not isinstance(name, str) or not name:
-            raise BadDelivery(f"{where}.field.ref", "is required")
+            raise BadDeliveryError(f"{where}.field.ref", "is required")
         kind = answer.get("type")
         if fld.get("type") == "legal":
             consent.append(ConsentItem(name, answer.get("boolean") is True,
@@ -462,12 +457,12 @@ def parse_hubspot(body: bytes) -> Parsed:
     """A workflow's contact (legacy contact profile), or Webhooks API events."""
     doc = load_json(body)
     if isinstance(doc, list):  # Webhooks API subscriptions: events with ids only
-        raise BadDelivery("body", "Webhooks API events carry no lead data; send contacts "
+        raise BadDeliveryError("body", "Webhooks API events carry no lead data; send contacts "
                           "from a workflow's Send a webhook action")
     doc = _obj(doc, "body")
     props = doc.get("properties")
     if not isinstance(props, dict):
-        raise BadDelivery("properties", "must be an object of contact properties")
+        raise BadDeliveryError("properties", "must be an object of contact properties")
     answers: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for name, prop in props.items():
@@ -565,9 +560,9 @@ def parse_unbounce(fields: Mapping[str, Any]) -> Parsed:
     elif isinstance(raw, dict):
         data = raw
     else:
-        raise BadDelivery("data.json", "is required")
+        raise BadDeliveryError("data.json", "is required")
     if not isinstance(data, dict):
-        raise BadDelivery("data.json", "must be a JSON object")
+        raise BadDeliveryError("data.json", "must be a JSON object")
     meta = {k: _value(data.get(k)) for k in _UNBOUNCE_META if data.get(k) not in (None, [])}
     page_id = fields.get("page_id") or meta.get("page_uuid") or meta.get("page_id")
     variant = fields.get("variant") or meta.get("variant")

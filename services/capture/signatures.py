@@ -2,7 +2,7 @@
 
 Each check works on the raw request bytes, as each provider documents (re-serialising
 JSON changes key order, spacing and unicode escapes, and so the digest), and compares in
-constant time. A failed check raises `BadSignature` with a reason naming the header; the
+constant time. A failed check raises `BadSignatureError` with a reason naming the header; the
 reason never echoes a secret or a digest.
 """
 
@@ -13,10 +13,12 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from datetime import datetime
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
+
+from shared.errors import LeadflowError
 
 
-class BadSignature(Exception):
+class BadSignatureError(LeadflowError):
     """The delivery is not authenticated; `reason` says which check failed."""
 
     def __init__(self, reason: str) -> None:
@@ -35,7 +37,7 @@ def _equal(given: str, expected: str) -> bool:
 def _header(headers: Mapping[str, str], name: str) -> str:
     value = headers.get(name, "").strip()
     if not value:
-        raise BadSignature(f"missing {name} header")
+        raise BadSignatureError(f"missing {name} header")
     return value
 
 
@@ -43,16 +45,16 @@ def verify_facebook(headers: Mapping[str, str], body: bytes, app_secret: str) ->
     """`X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, raw body)>`."""
     given = _header(headers, "x-hub-signature-256")
     if not given.startswith("sha256="):
-        raise BadSignature("x-hub-signature-256 must start with sha256=")
+        raise BadSignatureError("x-hub-signature-256 must start with sha256=")
     if not _equal(given[7:].lower(), _hmac(app_secret, body).hex()):
-        raise BadSignature("x-hub-signature-256 does not match the body")
+        raise BadSignatureError("x-hub-signature-256 does not match the body")
 
 
 def verify_linkedin(headers: Mapping[str, str], body: bytes, client_secret: str) -> None:
     """`X-LI-Signature: <hex HMAC-SHA256(client secret, "hmacsha256=" + raw body)>`."""
     given = _header(headers, "x-li-signature")
     if not _equal(given.lower(), _hmac(client_secret, b"hmacsha256=" + body).hex()):
-        raise BadSignature("x-li-signature does not match the body")
+        raise BadSignatureError("x-li-signature does not match the body")
 
 
 def linkedin_challenge_response(challenge: str, client_secret: str) -> str:
@@ -64,21 +66,21 @@ def verify_typeform(headers: Mapping[str, str], body: bytes, secret: str) -> Non
     """`Typeform-Signature: sha256=<base64 HMAC-SHA256(secret, raw body)>`."""
     given = _header(headers, "typeform-signature")
     if not given.startswith("sha256="):
-        raise BadSignature("typeform-signature must start with sha256=")
+        raise BadSignatureError("typeform-signature must start with sha256=")
     expected = base64.b64encode(_hmac(secret, body)).decode()
     if not _equal(given[7:], expected):
-        raise BadSignature("typeform-signature does not match the body")
+        raise BadSignatureError("typeform-signature does not match the body")
 
 
 def _fresh(timestamp_ms: str, header: str, now: datetime, max_age_s: int) -> None:
     if not (timestamp_ms.isascii() and timestamp_ms.isdigit() and len(timestamp_ms) <= 15):
-        raise BadSignature(f"{header} must be a Unix time in milliseconds")
+        raise BadSignatureError(f"{header} must be a Unix time in milliseconds")
     sent = int(timestamp_ms)
     age_ms = now.timestamp() * 1000 - sent
     if age_ms > max_age_s * 1000:
-        raise BadSignature(f"{header} is more than {max_age_s} s old")
+        raise BadSignatureError(f"{header} is more than {max_age_s} s old")
     if age_ms < -max_age_s * 1000:
-        raise BadSignature(f"{header} is more than {max_age_s} s in the future")
+        raise BadSignatureError(f"{header} is more than {max_age_s} s in the future")
 
 
 # The characters HubSpot decodes in the request URI before it signs it (its
@@ -104,7 +106,7 @@ def verify_hubspot(headers: Mapping[str, str], body: bytes, client_secret: str, 
     message = method.upper().encode() + hubspot_uri(uri).encode() + body + timestamp.encode()
     expected = base64.b64encode(_hmac(client_secret, message)).decode()
     if not _equal(given, expected):
-        raise BadSignature("x-hubspot-signature-v3 does not match the request")
+        raise BadSignatureError("x-hubspot-signature-v3 does not match the request")
 
 
 def verify_webflow(headers: Mapping[str, str], body: bytes, secret: str, *,
@@ -116,16 +118,16 @@ def verify_webflow(headers: Mapping[str, str], body: bytes, secret: str, *,
     _fresh(timestamp, "x-webflow-timestamp", now, max_age_s)
     expected = _hmac(secret, timestamp.encode() + b":" + body).hex()
     if not _equal(given.lower(), expected):
-        raise BadSignature("x-webflow-signature does not match the body")
+        raise BadSignatureError("x-webflow-signature does not match the body")
 
 
 def verify_token(given: str | None, expected: str, name: str) -> None:
     """A shared key sent in the body (Google's `google_key`) or the URL (our Unbounce
     `?token=`), compared in constant time."""
     if not given:
-        raise BadSignature(f"missing {name}")
+        raise BadSignatureError(f"missing {name}")
     if not _equal(given, expected):
-        raise BadSignature(f"{name} does not match")
+        raise BadSignatureError(f"{name} does not match")
 
 
 def sign_hubspot(client_secret: str, method: str, uri: str, body: bytes,
@@ -136,6 +138,6 @@ def sign_hubspot(client_secret: str, method: str, uri: str, body: bytes,
     return base64.b64encode(_hmac(client_secret, message)).decode()
 
 
-__all__ = ["BadSignature", "hubspot_uri", "linkedin_challenge_response", "quote",
+__all__ = ["BadSignatureError", "hubspot_uri", "linkedin_challenge_response",
            "sign_hubspot", "verify_facebook", "verify_hubspot", "verify_linkedin",
            "verify_token", "verify_typeform", "verify_webflow"]

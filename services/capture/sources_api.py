@@ -34,11 +34,11 @@ from starlette.formparsers import MultiPartException
 from services.capture import providers as p
 from services.capture.adapters.leadapis import FetchError, LeadApis
 from services.capture.api import RETRY_AFTER_S, Capture, Reply
-from services.capture.imports import BadFile, RowError, decode_csv, read_rows, row_submission
-from services.capture.intake import InvalidLead, derive_lead_id, lead_from_payload
+from services.capture.imports import BadFileError, RowError, decode_csv, read_rows, row_submission
+from services.capture.intake import InvalidLeadError, derive_lead_id, lead_from_payload
 from services.capture.mapping import Mapping_, Submission, mappings_for, payload_from_submission
 from services.capture.signatures import (
-    BadSignature,
+    BadSignatureError,
     linkedin_challenge_response,
     verify_facebook,
     verify_hubspot,
@@ -50,7 +50,7 @@ from services.capture.signatures import (
 from services.capture.store import Delivery
 from shared import metrics
 from shared.auth import bearer_matches
-from shared.errors import RetryableError
+from shared.errors import LeadflowError, RetryableError
 from shared.lead import Lead
 from shared.org import FIELD_TARGETS, ImportSource, OrgFile
 from shared.settings import Settings
@@ -82,7 +82,7 @@ PROVIDERS = {pr.name: pr for pr in (
 )}
 
 
-class Refused(Exception):
+class RefusedError(LeadflowError):
     """A request refused as a whole: its reply, already counted."""
 
     def __init__(self, reply: Reply) -> None:
@@ -96,16 +96,16 @@ def _count(provider: str, outcome: str, n: int = 1) -> None:
 
 
 def refuse(provider: str, status: int, field_: str, reason: str, outcome: str = "invalid",
-           headers: dict[str, str] | None = None) -> Refused:
+           headers: dict[str, str] | None = None) -> RefusedError:
     _count(provider, outcome)
     error = {401: "unauthorized", 403: "forbidden", 404: "not found", 413: "too large",
              415: "unsupported media type", 503: "unavailable"}.get(status, "invalid lead")
-    return Refused(Reply(status, {"error": error, "errors": [{"field": field_,
+    return RefusedError(Reply(status, {"error": error, "errors": [{"field": field_,
                                                               "reason": reason}]},
                          headers or {}))
 
 
-def unavailable(provider: str, reason: str) -> Refused:
+def unavailable(provider: str, reason: str) -> RefusedError:
     return refuse(provider, 503, "service", reason, "unavailable",
                   {"Retry-After": RETRY_AFTER_S})
 
@@ -222,7 +222,7 @@ class SourcesApi:
             try:
                 lead = lead_from_payload(payload, provider=sub.provider, channel=sub.channel,
                                          now=now, sender_id=sub.sender_id, lenient=lenient)
-            except InvalidLead as bad:
+            except InvalidLeadError as bad:
                 name = origin.get(bad.field) or origin.get(
                     bad.field.removeprefix("contact."))
                 extra = {"row": int(sub.where[4:])} if sub.where.startswith("row ") else {}
@@ -251,9 +251,9 @@ class SourcesApi:
                                    "LEADFLOW_FACEBOOK_VERIFY_TOKEN is not set"})
             try:
                 if query.get("hub.mode") != "subscribe":
-                    raise BadSignature("hub.mode must be subscribe")
+                    raise BadSignatureError("hub.mode must be subscribe")
                 verify_token(query.get("hub.verify_token"), token, "hub.verify_token")
-            except BadSignature as bad:
+            except BadSignatureError as bad:
                 return _json(403, {"error": "forbidden", "reason": bad.reason})
             # Meta expects the challenge back as it sent it, as plain text.
             return PlainTextResponse(query.get("hub.challenge", ""))
@@ -282,7 +282,7 @@ class SourcesApi:
             return Reply(404, _unknown_provider_body(provider))
         try:
             return await self._webhook(request, spec)
-        except Refused as refused:
+        except RefusedError as refused:
             return refused.reply
 
     async def _webhook(self, request: Request, spec: Provider) -> Reply:
@@ -305,10 +305,10 @@ class SourcesApi:
         now = self.rt.now()
         try:
             parsed = await self._verify_and_parse(request, spec, headers, ctype, body, now)
-        except BadSignature as bad:
+        except BadSignatureError as bad:
             raise refuse(provider, 401, "signature", bad.reason, "unauthorized") from None
-        except p.BadDelivery as bad:
-            raise refuse(provider, bad.status, bad.field, bad.reason) from None
+        except p.BadDeliveryError as bad:
+            raise refuse(provider, 422, bad.field, bad.reason) from None
         except (TypeError, AttributeError, KeyError, ValueError, RecursionError) as exc:
             # A shape the reader did not expect (a list where the provider documents an
             # object, ...): the sender's bytes, so a 422, never a 500.
@@ -347,7 +347,7 @@ class SourcesApi:
             case "google_ads":
                 doc = p.load_json(body)
                 if not isinstance(doc, dict):
-                    raise p.BadDelivery("body", "must be a JSON object")
+                    raise p.BadDeliveryError("body", "must be a JSON object")
                 verify_token(p.google_key(doc), s.google_ads_key, "google_key")
                 return p.parse_google_ads(doc)
             case "linkedin":
@@ -368,7 +368,7 @@ class SourcesApi:
                 if is_json(ctype):
                     doc = p.load_json(body)
                     if not isinstance(doc, dict):
-                        raise p.BadDelivery("body", "must be a JSON object")
+                        raise p.BadDeliveryError("body", "must be a JSON object")
                     return p.parse_unbounce(doc)
                 return p.parse_unbounce(await form_fields(request, body, ctype))
 
@@ -414,7 +414,7 @@ class SourcesApi:
                         outcome.unavailable(fetch.where, exc.reason)
                     else:
                         outcome.invalid(fetch.where, "", exc.reason)
-                except p.BadDelivery as bad:
+                except p.BadDeliveryError as bad:
                     outcome.invalid(fetch.where, bad.field, bad.reason)
                 except (TypeError, AttributeError, KeyError, ValueError) as exc:
                     outcome.invalid(fetch.where, "", f"the provider's API answered a lead "
@@ -458,7 +458,7 @@ class SourcesApi:
             body = await read_body(request, self.settings.max_body_bytes, provider)
             try:
                 fields = await form_fields(request, body, ctype)
-            except p.BadDelivery as bad:
+            except p.BadDeliveryError as bad:
                 raise refuse(provider, 422, bad.field, bad.reason) from None
             now = self.rt.now()
             outcome = Outcome(provider)
@@ -489,7 +489,7 @@ class SourcesApi:
                               now=now)
             return self._form_reply(outcome.reply(lambda b: Reply(
                 202 if b["accepted"] else 200, _single(b))), form, browser, cors, headers)
-        except Refused as refused:  # allowed pages can read why (CORS), but not redirected
+        except RefusedError as refused:  # allowed pages can read why (CORS), but not redirected
             return self._form_reply(refused.reply, None, browser, cors, headers)
 
     def _form_reply(self, reply: Reply, form: Any, browser: bool, cors: str | None,
@@ -508,7 +508,7 @@ class SourcesApi:
         origin = request.headers.get("origin")
         try:
             org = await self.org("form")
-        except Refused as refused:
+        except RefusedError as refused:
             return refused.reply.response()
         form = org.sources.form(form_id) if org else None
         if form is None:
@@ -530,7 +530,7 @@ class SourcesApi:
         provider = "import"
         try:
             return await self._import(request, provider)
-        except Refused as refused:
+        except RefusedError as refused:
             return refused.reply
 
     async def _import(self, request: Request, provider: str) -> Reply:
@@ -549,7 +549,7 @@ class SourcesApi:
         if ctype == "multipart/form-data":
             try:
                 form = await multipart(request, max_files=1, max_fields=200)
-            except p.BadDelivery as bad:
+            except p.BadDeliveryError as bad:
                 raise refuse(provider, 422, bad.field, bad.reason) from None
             upload = form.get("file")
             if not isinstance(upload, UploadFile):
@@ -561,7 +561,7 @@ class SourcesApi:
         layout = self._layout(params, org)
         try:
             header, rows = read_rows(decode_csv(csv_bytes), self.settings.max_import_rows)
-        except BadFile as bad:
+        except BadFileError as bad:
             raise refuse(provider, 422, "file", bad.reason) from None
         now = self.rt.now()
         delivery = Delivery(str(uuid.uuid4()), provider, now, ctype, body)
@@ -579,11 +579,11 @@ class SourcesApi:
             raise unavailable(provider, "database unavailable; retry later") from None
         chunk: list[Submission] = []
         rows_seen = 0
-        stopped: BadFile | None = None
+        stopped: BadFileError | None = None
         while not outcome.retry:
             try:
                 row = next(rows, None)
-            except BadFile as bad:  # past the row limit: what was read still goes through
+            except BadFileError as bad:  # past the row limit: what was read still goes through
                 stopped = bad
                 row = None
             if row is not None:
@@ -659,10 +659,10 @@ async def form_fields(request: Request, body: bytes, ctype: str) -> dict[str, An
             pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True,
                               max_num_fields=1000, errors="strict")
         except UnicodeDecodeError:
-            raise p.BadDelivery("body", "a form post must be UTF-8 (percent-escapes "
+            raise p.BadDeliveryError("body", "a form post must be UTF-8 (percent-escapes "
                                 "included)") from None
         except ValueError:
-            raise p.BadDelivery("body", "more than 1000 fields") from None
+            raise p.BadDeliveryError("body", "more than 1000 fields") from None
     else:
         form = await multipart(request, max_files=10, max_fields=1000)
         pairs = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
@@ -676,13 +676,13 @@ async def form_fields(request: Request, body: bytes, ctype: str) -> dict[str, An
 
 
 async def multipart(request: Request, *, max_files: int, max_fields: int) -> FormData:
-    """A multipart body's parts, or BadDelivery saying why it cannot be read."""
+    """A multipart body's parts, or BadDeliveryError saying why it cannot be read."""
     try:
         return await request.form(max_files=max_files, max_fields=max_fields)
     except (MultiPartException, MultipartParseError, HTTPException, ValueError,
             KeyError) as exc:
         reason = getattr(exc, "detail", None) or getattr(exc, "message", None) or exc
-        raise p.BadDelivery("body", f"not a valid multipart form: {reason}") from None
+        raise p.BadDeliveryError("body", f"not a valid multipart form: {reason}") from None
 
 
 def wants_html(headers: Mapping[str, str]) -> bool:

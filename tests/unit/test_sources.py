@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.capture import providers as p
-from services.capture.imports import BadFile, decode_csv, read_rows, row_submission
-from services.capture.intake import InvalidLead, lead_from_payload
+from services.capture.imports import BadFileError, decode_csv, read_rows, row_submission
+from services.capture.intake import InvalidLeadError, lead_from_payload
 from services.capture.mapping import Submission, field_key, payload_from_submission, truthy
 from services.capture.signatures import (
-    BadSignature,
+    BadSignatureError,
     hubspot_uri,
     linkedin_challenge_response,
     sign_hubspot,
@@ -72,10 +72,10 @@ BODY = '{"name": "Zoë", "id": 12345678901234567890}'.encode()
 def test_each_provider_signature_is_checked_over_the_raw_bytes(verify, headers, ok) -> None:
     if ok:
         verify(headers, BODY)
-        with pytest.raises(BadSignature):
+        with pytest.raises(BadSignatureError):
             verify(headers, BODY + b" ")  # one byte more: another digest
     else:
-        with pytest.raises(BadSignature):
+        with pytest.raises(BadSignatureError):
             verify(headers, BODY)
 
 
@@ -94,9 +94,9 @@ def test_hubspot_v3_signs_method_uri_body_and_timestamp_within_five_minutes() ->
     headers = {"x-hubspot-signature-v3": expected, "x-hubspot-request-timestamp": str(NOW_MS)}
     verify_hubspot(headers, BODY, "hs", method="POST", uri=uri, now=NOW, max_age_s=300)
     later = NOW + timedelta(minutes=5, seconds=1)
-    with pytest.raises(BadSignature, match="old"):
+    with pytest.raises(BadSignatureError, match="old"):
         verify_hubspot(headers, BODY, "hs", method="POST", uri=uri, now=later, max_age_s=300)
-    with pytest.raises(BadSignature):
+    with pytest.raises(BadSignatureError):
         verify_hubspot(headers, BODY, "hs", method="POST", uri=uri.replace("a=1", "a=2"),
                        now=NOW, max_age_s=300)
 
@@ -121,7 +121,7 @@ def test_shared_keys_compare_exactly(given, ok) -> None:
     if ok:
         verify_token(given, "k3y", "token")
     else:
-        with pytest.raises(BadSignature):
+        with pytest.raises(BadSignatureError):
             verify_token(given, "k3y", "token")
 
 
@@ -136,7 +136,7 @@ def test_integers_of_any_size_are_kept_exact_as_ids() -> None:
 
 @pytest.mark.parametrize("body", [b"", b"{", b"[" * 5000, b'"\\ud800"', b"\xff\xfe", b"NaN"])
 def test_unreadable_json_is_a_bad_delivery_naming_the_body(body) -> None:
-    with pytest.raises(p.BadDelivery) as bad:
+    with pytest.raises(p.BadDeliveryError) as bad:
         p.load_json(body)
     assert bad.value.field == "body"
 
@@ -292,7 +292,7 @@ def test_an_invalid_field_is_named_as_the_sender_names_it() -> None:
                      answers={"your-email": "ana@", "Phone": "12"})
     payload, origin = payload_from_submission(sub, [WebhookSource(fields={
         "your-email": "email"})])
-    with pytest.raises(InvalidLead) as bad:
+    with pytest.raises(InvalidLeadError) as bad:
         lead_from_payload(payload, provider="form", channel="web_form", now=NOW,
                           sender_id="s2")
     assert origin[bad.value.field] == "your-email"
@@ -304,7 +304,7 @@ def test_lenient_senders_keep_a_lead_whose_phone_is_bad_but_email_good() -> None
                              sender_id="t", lenient=True)
     assert lead.contact.phone is None and lead.country is None
     assert set(lead.custom["invalid_fields"]) == {"phone", "country"}
-    with pytest.raises(InvalidLead):
+    with pytest.raises(InvalidLeadError):
         lead_from_payload({"phone": "12"}, provider="typeform", channel="web_form", now=NOW,
                           sender_id="t", lenient=True)
 
@@ -321,11 +321,11 @@ def test_csv_encodings_and_bad_headers() -> None:
     assert decode_csv("\ufeffemail\n".encode()) == "email\n"
     assert decode_csv("Firma\nMüller\n".encode("cp1252")) == "Firma\nMüller\n"
     for text in ("", "\n\n", "a,a\n1,2\n", "x\x00y\n"):
-        with pytest.raises(BadFile):
+        with pytest.raises(BadFileError):
             _, rows = read_rows(text, 10)
             list(rows)
     _, rows = read_rows("email\n" + "a@b.io\n" * 3, 2)
-    with pytest.raises(BadFile, match="more than 2 rows"):
+    with pytest.raises(BadFileError, match="more than 2 rows"):
         list(rows)
 
 

@@ -18,6 +18,7 @@ from urllib.parse import quote
 import httpx
 import orjson
 
+from shared.errors import LeadflowError
 from shared.settings import Settings
 
 GRAPH_LEAD_FIELDS = ("id,created_time,field_data,custom_disclaimer_responses,ad_id,adset_id,"
@@ -31,7 +32,9 @@ LINKEDIN_RESPONSE_FIELDS = ("ownerInfo,associatedEntityInfo,leadMetadataInfo,own
                             "form:(hiddenFields,creationLocale,name,id,content)")
 
 
-class FetchError(Exception):
+class FetchError(LeadflowError):
+    """A lead the provider's API did not give: `retry` says whether to deliver again."""
+
     def __init__(self, reason: str, *, retry: bool) -> None:
         super().__init__(reason)
         self.reason = reason
