@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import ValidationError
 from python_multipart.exceptions import MultipartParseError
 from starlette.datastructures import FormData, UploadFile
@@ -32,11 +32,13 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
 from services.capture import providers as p
+from services.capture import replies
 from services.capture.adapters.leadapis import FetchError, LeadApis
-from services.capture.api import RETRY_AFTER_S, Capture, Reply
+from services.capture.api import Capture
 from services.capture.imports import BadFileError, RowError, decode_csv, read_rows, row_submission
 from services.capture.intake import InvalidLeadError, derive_lead_id, lead_from_payload
 from services.capture.mapping import Mapping_, Submission, mappings_for, payload_from_submission
+from services.capture.replies import Reply, count, counted
 from services.capture.signatures import (
     BadSignatureError,
     linkedin_challenge_response,
@@ -48,7 +50,6 @@ from services.capture.signatures import (
     verify_webflow,
 )
 from services.capture.store import Delivery
-from shared import metrics
 from shared.auth import bearer_matches
 from shared.errors import LeadflowError, RetryableError
 from shared.lead import Lead
@@ -90,24 +91,13 @@ class RefusedError(LeadflowError):
         self.reply = reply
 
 
-def _count(provider: str, outcome: str, n: int = 1) -> None:
-    if n:
-        metrics.LEADS_RECEIVED.labels(provider, outcome).inc(n)
-
-
-def refuse(provider: str, status: int, field_: str, reason: str, outcome: str = "invalid",
-           headers: dict[str, str] | None = None) -> RefusedError:
-    _count(provider, outcome)
-    error = {401: "unauthorized", 403: "forbidden", 404: "not found", 413: "too large",
-             415: "unsupported media type", 503: "unavailable"}.get(status, "invalid lead")
-    return RefusedError(Reply(status, {"error": error, "errors": [{"field": field_,
-                                                              "reason": reason}]},
-                         headers or {}))
+def refused(provider: str, reply: Reply) -> RefusedError:
+    """The refusal of a whole request, counted."""
+    return RefusedError(counted(provider, reply))
 
 
 def unavailable(provider: str, reason: str) -> RefusedError:
-    return refuse(provider, 503, "service", reason, "unavailable",
-                  {"Retry-After": RETRY_AFTER_S})
+    return refused(provider, replies.unavailable(reason, field_="service"))
 
 
 def media_type(headers: Mapping[str, str]) -> str:
@@ -122,13 +112,13 @@ async def read_body(request: Request, limit: int, provider: str) -> bytes:
     """The raw body, refused with 413 past `limit` bytes without reading it all."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise refuse(provider, 413, "body", f"larger than {limit} bytes")
+        raise refused(provider, replies.too_large("body", f"larger than {limit} bytes"))
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise refuse(provider, 413, "body", f"larger than {limit} bytes")
+            raise refused(provider, replies.too_large("body", f"larger than {limit} bytes"))
         chunks.append(chunk)
     body = b"".join(chunks)
     request._body = body
@@ -146,7 +136,7 @@ class Outcome:
         self.ignored = 0
 
     def invalid(self, where: str, field_: str, reason: str, **extra: Any) -> None:
-        _count(self.provider, "invalid")
+        count(self.provider, "invalid")
         path = f"{where}.{field_}" if where and field_ else (where or field_)
         error = {"field": path, "reason": reason, **extra}
         self.errors.append(error)
@@ -154,7 +144,7 @@ class Outcome:
 
     def unavailable(self, where: str, reason: str, *, counted: bool = False) -> None:
         if not counted:
-            _count(self.provider, "unavailable")
+            count(self.provider, "unavailable")
         self.retry.append(f"{where}: {reason}" if where else reason)
         self.results.append({"status": "unavailable", "field": where, "reason": reason})
 
@@ -175,10 +165,9 @@ class Outcome:
         if self.ignored:
             body["ignored"] = self.ignored
         if self.retry:
-            return Reply(503, {"error": "unavailable", "reason": "; ".join(self.retry[:5]),
-                               **body}, {"Retry-After": RETRY_AFTER_S})
+            return replies.unavailable("; ".join(self.retry[:5]), extra=body)
         if self.errors and not invalid_is_success:
-            return Reply(422, {"error": "invalid lead", "errors": self.errors, **body})
+            return replies.invalid_leads(self.errors, body)
         return success(body) if success else Reply(200, body)
 
 
@@ -247,43 +236,39 @@ class SourcesApi:
         if provider == "facebook":
             token = self.settings.facebook_verify_token
             if not token:
-                return _json(503, {"error": "unavailable", "reason":
-                                   "LEADFLOW_FACEBOOK_VERIFY_TOKEN is not set"})
+                return replies.unavailable("LEADFLOW_FACEBOOK_VERIFY_TOKEN is not set",
+                                           retry_after=False).response()
             try:
                 if query.get("hub.mode") != "subscribe":
                     raise BadSignatureError("hub.mode must be subscribe")
                 verify_token(query.get("hub.verify_token"), token, "hub.verify_token")
             except BadSignatureError as bad:
-                return _json(403, {"error": "forbidden", "reason": bad.reason})
+                return replies.forbidden(bad.reason).response()
             # Meta expects the challenge back as it sent it, as plain text.
             return PlainTextResponse(query.get("hub.challenge", ""))
         if provider == "linkedin":
             secret = self.settings.linkedin_client_secret
             if not secret:
-                return _json(503, {"error": "unavailable", "reason":
-                                   "LEADFLOW_LINKEDIN_CLIENT_SECRET is not set"})
+                return replies.unavailable("LEADFLOW_LINKEDIN_CLIENT_SECRET is not set",
+                                           retry_after=False).response()
             challenge = query.get("challengeCode")
             if not challenge:
-                return _json(422, {"error": "invalid request", "errors": [
-                    {"field": "challengeCode", "reason": "is required"}]})
-            return _json(200, {"challengeCode": challenge,
-                               "challengeResponse": linkedin_challenge_response(challenge,
-                                                                                secret)})
+                return replies.invalid("challengeCode", "is required",
+                                       error="invalid request").response()
+            return Reply(200, {"challengeCode": challenge, "challengeResponse":
+                               linkedin_challenge_response(challenge, secret)}).response()
         if provider in PROVIDERS:
-            return _json(405, {"error": "method not allowed",
-                               "reason": f"{provider} webhooks are POST only"},
-                         {"Allow": "POST"})
-        return _unknown_provider(provider)
+            return replies.not_allowed(f"{provider} webhooks are POST only", "POST").response()
+        return unknown_provider(provider).response()
 
     async def webhook(self, request: Request, provider: str) -> Reply:
         spec = PROVIDERS.get(provider)
         if spec is None:
-            _count("unknown", "invalid")
-            return Reply(404, _unknown_provider_body(provider))
+            return counted("unknown", unknown_provider(provider))
         try:
             return await self._webhook(request, spec)
-        except RefusedError as refused:
-            return refused.reply
+        except RefusedError as refusal:
+            return refusal.reply
 
     async def _webhook(self, request: Request, spec: Provider) -> Reply:
         provider = spec.name
@@ -295,26 +280,28 @@ class SourcesApi:
         headers = {k.lower(): v for k, v in request.headers.items()}
         ctype = media_type(headers)
         if spec.json_only and not is_json(ctype):
-            raise refuse(provider, 415, "content-type",
-                         f"{ctype} is not application/json")
+            raise refused(provider, replies.unsupported("content-type",
+                                                        f"{ctype} is not application/json"))
         if not spec.json_only and not (is_json(ctype) or ctype in (
                 "application/x-www-form-urlencoded", "multipart/form-data")):
-            raise refuse(provider, 415, "content-type",
-                         f"{ctype} is not a form post or application/json")
+            raise refused(provider, replies.unsupported(
+                "content-type", f"{ctype} is not a form post or application/json"))
         body = await read_body(request, self.settings.max_body_bytes, provider)
         now = self.rt.now()
         try:
             parsed = await self._verify_and_parse(request, spec, headers, ctype, body, now)
         except BadSignatureError as bad:
-            raise refuse(provider, 401, "signature", bad.reason, "unauthorized") from None
+            raise refused(provider, replies.unauthorized(
+                bad.reason, field_="signature", bearer=False)) from None
         except p.BadDeliveryError as bad:
-            raise refuse(provider, 422, bad.field, bad.reason) from None
+            raise refused(provider, replies.invalid(bad.field, bad.reason)) from None
         except (TypeError, AttributeError, KeyError, ValueError, RecursionError) as exc:
             # A shape the reader did not expect (a list where the provider documents an
             # object, ...): the sender's bytes, so a 422, never a 500.
             log.info("%s: unreadable delivery: %s: %s", provider, type(exc).__name__, exc)
-            raise refuse(provider, 422, "body", "a value has an unexpected type or shape "
-                         f"({type(exc).__name__})") from None
+            raise refused(provider, replies.invalid(
+                "body", f"a value has an unexpected type or shape ({type(exc).__name__})"
+            )) from None
         if provider == "google_ads":
             # The key travels in the body; the copy kept for tracing must not hold it.
             body = body.replace(orjson.dumps(self.settings.google_ads_key)[1:-1],
@@ -424,7 +411,7 @@ class SourcesApi:
         todo = []
         for fetch in fetches:
             if ids[fetch.sender_id] in done:
-                _count(outcome.provider, "duplicate")
+                count(outcome.provider, "duplicate")
                 outcome.results.append({"field": fetch.where, "lead_id": ids[fetch.sender_id],
                                         "status": "duplicate"})
             else:
@@ -445,26 +432,28 @@ class SourcesApi:
             org = await self.org(provider)
             form = org.sources.form(form_id) if org else None
             if form is None:
-                raise refuse(provider, 404, "form_id", f"no form {form_id!r} in the org "
-                             "file's sources.forms")
+                raise refused(provider, replies.not_found(
+                    "form_id", f"no form {form_id!r} in the org file's sources.forms"))
             origin = headers.get("origin")
             cors = allowed_origin(form.allowed_origins, origin)
             if origin and form.allowed_origins and cors is None:
-                raise refuse(provider, 403, "origin", f"{origin} may not post to this form")
+                raise refused(provider, replies.forbidden(
+                    f"{origin} may not post to this form", field_="origin"))
             ctype = media_type(headers)
             if ctype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
-                raise refuse(provider, 415, "content-type", f"{ctype or 'none'} is not a form "
-                             "post (application/x-www-form-urlencoded or multipart/form-data)")
+                raise refused(provider, replies.unsupported(
+                    "content-type", f"{ctype or 'none'} is not a form post "
+                    "(application/x-www-form-urlencoded or multipart/form-data)"))
             body = await read_body(request, self.settings.max_body_bytes, provider)
             try:
                 fields = await form_fields(request, body, ctype)
             except p.BadDeliveryError as bad:
-                raise refuse(provider, 422, bad.field, bad.reason) from None
+                raise refused(provider, replies.invalid(bad.field, bad.reason)) from None
             now = self.rt.now()
             outcome = Outcome(provider)
             if form.honeypot and str(fields.get(form.honeypot) or "").strip():
                 # A bot filled the field people never see: tell it "thanks", keep nothing.
-                _count(provider, "invalid")
+                count(provider, "invalid")
                 log.info("form %s: honeypot field filled; submission dropped", form_id)
                 outcome.results.append({"status": "accepted"})
                 return self._form_reply(outcome.reply(), form, browser, cors, headers)
@@ -476,8 +465,8 @@ class SourcesApi:
                 source.update(p.utm_from_url(referer))
             key = headers.get("idempotency-key", "").strip()
             if len(key) > 255 or not key.isprintable():
-                raise refuse(provider, 422, "Idempotency-Key", "at most 255 characters, no "
-                             "control characters")
+                raise refused(provider, replies.invalid(
+                    "Idempotency-Key", "at most 255 characters, no control characters"))
             digest = orjson.dumps([form_id, now.date().isoformat(), fields],
                                   option=orjson.OPT_SORT_KEYS)
             sub = Submission(provider=provider, channel="web_form", where="",
@@ -489,8 +478,8 @@ class SourcesApi:
                               now=now)
             return self._form_reply(outcome.reply(lambda b: Reply(
                 202 if b["accepted"] else 200, _single(b))), form, browser, cors, headers)
-        except RefusedError as refused:  # allowed pages can read why (CORS), but not redirected
-            return self._form_reply(refused.reply, None, browser, cors, headers)
+        except RefusedError as refusal:  # allowed pages can read why (CORS), but not redirected
+            return self._form_reply(refusal.reply, None, browser, cors, headers)
 
     def _form_reply(self, reply: Reply, form: Any, browser: bool, cors: str | None,
                     headers: Mapping[str, str]) -> Response:
@@ -498,7 +487,7 @@ class SourcesApi:
         if cors:
             extra.update({"Access-Control-Allow-Origin": cors, "Vary": "Origin"})
         if not browser:
-            return _json(reply.status, reply.body, extra)
+            return Reply(reply.status, reply.body, extra).response()
         if reply.status < 300 and form is not None and form.thank_you:
             return Response(status_code=303, headers={**extra, "Location": form.thank_you})
         return HTMLResponse(_page(reply), status_code=reply.status, headers=extra)
@@ -508,16 +497,15 @@ class SourcesApi:
         origin = request.headers.get("origin")
         try:
             org = await self.org("form")
-        except RefusedError as refused:
-            return refused.reply.response()
+        except RefusedError as refusal:
+            return refusal.reply.response()
         form = org.sources.form(form_id) if org else None
         if form is None:
-            return _json(404, {"error": "not found", "errors": [
-                {"field": "form_id", "reason": f"no form {form_id!r}"}]})
+            return replies.not_found("form_id", f"no form {form_id!r}").response()
         allowed = allowed_origin(form.allowed_origins, origin)
         if allowed is None:
-            return _json(403, {"error": "forbidden", "errors": [
-                {"field": "origin", "reason": f"{origin or 'no origin'} may not post here"}]})
+            return replies.forbidden(f"{origin or 'no origin'} may not post here",
+                                     field_="origin").response()
         return Response(status_code=204, headers={
             "Access-Control-Allow-Origin": allowed, "Vary": "Origin",
             "Access-Control-Allow-Methods": "POST, OPTIONS",
@@ -530,19 +518,18 @@ class SourcesApi:
         provider = "import"
         try:
             return await self._import(request, provider)
-        except RefusedError as refused:
-            return refused.reply
+        except RefusedError as refusal:
+            return refusal.reply
 
     async def _import(self, request: Request, provider: str) -> Reply:
         headers = {k.lower(): v for k, v in request.headers.items()}
         if not bearer_matches(headers.get("authorization", ""), self.settings.api_key):
-            raise refuse(provider, 401, "Authorization", "missing or wrong key in "
-                         "Authorization: Bearer <key>", "unauthorized",
-                         {"WWW-Authenticate": "Bearer"})
+            raise refused(provider, replies.unauthorized(field_="Authorization"))
         ctype = media_type(headers)
         if ctype not in ("text/csv", "application/csv", "text/plain", "multipart/form-data"):
-            raise refuse(provider, 415, "content-type", f"{ctype or 'none'} is not text/csv "
-                         "(or multipart/form-data with a file part)")
+            raise refused(provider, replies.unsupported(
+                "content-type",
+                f"{ctype or 'none'} is not text/csv (or multipart/form-data with a file part)"))
         body = await read_body(request, self.settings.max_import_bytes, provider)
         params: dict[str, str] = dict(request.query_params)
         csv_bytes = body
@@ -550,11 +537,11 @@ class SourcesApi:
             try:
                 form = await multipart(request, max_files=1, max_fields=200)
             except p.BadDeliveryError as bad:
-                raise refuse(provider, 422, bad.field, bad.reason) from None
+                raise refused(provider, replies.invalid(bad.field, bad.reason)) from None
             upload = form.get("file")
             if not isinstance(upload, UploadFile):
-                raise refuse(provider, 422, "file", "a multipart import needs a file part "
-                             "named file")
+                raise refused(provider, replies.invalid(
+                    "file", "a multipart import needs a file part named file"))
             csv_bytes = await upload.read()
             params.update({k: v for k, v in form.items() if isinstance(v, str)})
         org = await self.org(provider)
@@ -562,7 +549,7 @@ class SourcesApi:
         try:
             header, rows = read_rows(decode_csv(csv_bytes), self.settings.max_import_rows)
         except BadFileError as bad:
-            raise refuse(provider, 422, "file", bad.reason) from None
+            raise refused(provider, replies.invalid("file", bad.reason)) from None
         now = self.rt.now()
         delivery = Delivery(str(uuid.uuid4()), provider, now, ctype, body)
         outcome = Outcome(provider)
@@ -570,9 +557,9 @@ class SourcesApi:
         # columns some exports leave out.
         unknown = [k[7:] for k in params if k.startswith("column.") and k[7:] not in header]
         if unknown:
-            raise refuse(provider, 422, f"column.{unknown[0]}",
-                         f"the file has no column {unknown[0]!r} (it has "
-                         f"{', '.join(repr(h) for h in header[:20])})")
+            raise refused(provider, replies.invalid(
+                f"column.{unknown[0]}", f"the file has no column {unknown[0]!r} (it has "
+                f"{', '.join(repr(h) for h in header[:20])})"))
         try:
             await self.capture.receipts.add_delivery(delivery)
         except RetryableError:
@@ -606,10 +593,9 @@ class SourcesApi:
         body_out = {"rows": rows_seen, **counts, "import": layout.id,
                     "errors": [r for r in outcome.results if r["status"] == "invalid"]}
         if outcome.retry:
-            return Reply(503, {"error": "unavailable", "reason": outcome.retry[0],
-                               "hint": "send the same file again: rows already accepted are "
-                                       "answered as duplicates", **body_out},
-                         {"Retry-After": RETRY_AFTER_S})
+            return replies.unavailable(outcome.retry[0], extra={
+                "hint": "send the same file again: rows already accepted are answered as "
+                        "duplicates", **body_out})
         return Reply(200, body_out)
 
     def _layout(self, params: Mapping[str, str], org: OrgFile | None) -> ImportSource:
@@ -620,8 +606,8 @@ class SourcesApi:
         if source_id:
             base = org.sources.import_(source_id) if org else None
             if base is None:
-                raise refuse("import", 404, "source", f"no import {source_id!r} in the org "
-                             "file's sources.imports")
+                raise refused("import", replies.not_found(
+                    "source", f"no import {source_id!r} in the org file's sources.imports"))
         columns = dict(base.columns) if base else {}
         defaults = dict(base.defaults) if base else {}
         for key, value in params.items():
@@ -646,7 +632,7 @@ class SourcesApi:
                 where = "column"
             elif where.startswith("defaults"):
                 where = "default"
-            raise refuse("import", 422, where, reason) from None
+            raise refused("import", replies.invalid(where, reason)) from None
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -708,17 +694,9 @@ def _single(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in result.items() if k in ("lead_id", "status")}
 
 
-def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
-def _unknown_provider_body(provider: str) -> dict[str, Any]:
-    return {"error": "not found", "errors": [{"field": "provider", "reason": (
-        f"unknown provider {provider[:64]!r}; one of {', '.join(PROVIDERS)}")}]}
-
-
-def _unknown_provider(provider: str) -> JSONResponse:
-    return _json(404, _unknown_provider_body(provider))
+def unknown_provider(provider: str) -> Reply:
+    return replies.not_found("provider", f"unknown provider {provider[:64]!r}; one of "
+                             f"{', '.join(PROVIDERS)}")
 
 
 def _page(reply: Reply) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from services.capture import replies
 from services.capture.intake import (
     MAX_FIELD_CHARS,
     InvalidLeadError,
@@ -243,6 +244,8 @@ def test_invalid_lead_names_the_field_and_why(
     if reason is not None:
         assert bad.reason == reason
     assert str(bad) == f"{field}: {bad.reason}"
+    assert replies.invalid(bad.field, bad.reason).body == {
+        "error": "invalid lead", "errors": [{"field": field, "reason": bad.reason}]}
 
 
 @pytest.mark.parametrize("body", [None, [], ["email", "x@acme.com"], "x@acme.com", 42, True])
