@@ -17,7 +17,7 @@ import html
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -31,56 +31,27 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
-from services.capture import providers as p
 from services.capture import replies
 from services.capture.adapters.leadapis import FetchError, LeadApis
 from services.capture.api import Capture
 from services.capture.imports import BadFileError, RowError, decode_csv, read_rows, row_submission
 from services.capture.intake import InvalidLeadError, derive_lead_id, lead_from_payload
 from services.capture.mapping import Mapping_, Submission, mappings_for, payload_from_submission
+from services.capture.providers import PROVIDERS, Provider
+from services.capture.providers.common import BadDeliveryError, Fetch, Webhook, utm_from_url
+from services.capture.providers.signing import BadSignatureError
 from services.capture.replies import Reply, count, counted
-from services.capture.signatures import (
-    BadSignatureError,
-    linkedin_challenge_response,
-    verify_facebook,
-    verify_hubspot,
-    verify_linkedin,
-    verify_token,
-    verify_typeform,
-    verify_webflow,
-)
 from services.capture.store import Delivery
 from shared.auth import bearer_matches
 from shared.errors import LeadflowError, RetryableError
 from shared.lead import Lead
-from shared.org import FIELD_TARGETS, ImportSource, OrgFile
-from shared.settings import Settings
+from shared.org import ImportSource, OrgFile
 
 log = logging.getLogger("leadflow.capture.sources")
 
 IMPORT_CHUNK = 1000
 FETCH_CONCURRENCY = 8
-
-
-@dataclass(frozen=True)
-class Provider:
-    name: str
-    settings: tuple[str, ...]  # what must be set for POST (GET handshakes need less)
-    json_only: bool = True
-
-    def missing(self, settings: Settings) -> list[str]:
-        return [f"LEADFLOW_{s.upper()}" for s in self.settings if not getattr(settings, s)]
-
-
-PROVIDERS = {pr.name: pr for pr in (
-    Provider("facebook", ("facebook_app_secret", "facebook_access_token")),
-    Provider("google_ads", ("google_ads_key",)),
-    Provider("linkedin", ("linkedin_client_secret", "linkedin_access_token")),
-    Provider("typeform", ("typeform_secret",)),
-    Provider("hubspot", ("hubspot_client_secret",)),
-    Provider("webflow", ("webflow_secret",)),
-    Provider("unbounce", ("unbounce_token",), json_only=False),
-)}
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 class RefusedError(LeadflowError):
@@ -231,133 +202,86 @@ class SourcesApi:
 
     # -- webhooks ---------------------------------------------------------------------
 
-    async def handshake(self, provider: str, query: Mapping[str, str]) -> Response:
+    async def handshake(self, name: str, query: Mapping[str, str]) -> Response:
         """The GET a provider makes to check the URL before it sends leads."""
-        if provider == "facebook":
-            token = self.settings.facebook_verify_token
-            if not token:
-                return replies.unavailable("LEADFLOW_FACEBOOK_VERIFY_TOKEN is not set",
-                                           retry_after=False).response()
-            try:
-                if query.get("hub.mode") != "subscribe":
-                    raise BadSignatureError("hub.mode must be subscribe")
-                verify_token(query.get("hub.verify_token"), token, "hub.verify_token")
-            except BadSignatureError as bad:
-                return replies.forbidden(bad.reason).response()
-            # Meta expects the challenge back as it sent it, as plain text.
-            return PlainTextResponse(query.get("hub.challenge", ""))
-        if provider == "linkedin":
-            secret = self.settings.linkedin_client_secret
-            if not secret:
-                return replies.unavailable("LEADFLOW_LINKEDIN_CLIENT_SECRET is not set",
-                                           retry_after=False).response()
-            challenge = query.get("challengeCode")
-            if not challenge:
-                return replies.invalid("challengeCode", "is required",
-                                       error="invalid request").response()
-            return Reply(200, {"challengeCode": challenge, "challengeResponse":
-                               linkedin_challenge_response(challenge, secret)}).response()
-        if provider in PROVIDERS:
-            return replies.not_allowed(f"{provider} webhooks are POST only", "POST").response()
-        return unknown_provider(provider).response()
-
-    async def webhook(self, request: Request, provider: str) -> Reply:
-        spec = PROVIDERS.get(provider)
-        if spec is None:
-            return counted("unknown", unknown_provider(provider))
+        provider = PROVIDERS.get(name)
+        if provider is None:
+            return unknown_provider(name).response()
+        if provider.handshake is None:
+            return replies.not_allowed(f"{name} webhooks are POST only", "POST").response()
+        missing = provider.missing(self.settings, provider.handshake_settings)
+        if missing:
+            return replies.unavailable(f"{', '.join(missing)} is not set",
+                                       retry_after=False).response()
         try:
-            return await self._webhook(request, spec)
+            answer = provider.handshake(query, self.settings)
+        except BadSignatureError as bad:
+            return replies.forbidden(bad.reason).response()
+        except BadDeliveryError as bad:
+            return replies.invalid(bad.field, bad.reason, error="invalid request").response()
+        if isinstance(answer, str):
+            # Meta expects the challenge back as it sent it, as plain text.
+            return PlainTextResponse(answer)
+        return Reply(200, answer).response()
+
+    async def webhook(self, request: Request, name: str) -> Reply:
+        provider = PROVIDERS.get(name)
+        if provider is None:
+            return counted("unknown", unknown_provider(name))
+        try:
+            return await self._webhook(request, provider)
         except RefusedError as refusal:
             return refusal.reply
 
-    async def _webhook(self, request: Request, spec: Provider) -> Reply:
-        provider = spec.name
-        missing = spec.missing(self.settings)
+    async def _webhook(self, request: Request, provider: Provider) -> Reply:
+        name = provider.name
+        missing = provider.missing(self.settings)
         if missing:
             # Senders retry a 503 while an operator sets it; a 404 would make Typeform
             # disable the webhook for good.
-            raise unavailable(provider, f"{', '.join(missing)} not set on this server")
+            raise unavailable(name, f"{', '.join(missing)} not set on this server")
         headers = {k.lower(): v for k, v in request.headers.items()}
         ctype = media_type(headers)
-        if spec.json_only and not is_json(ctype):
-            raise refused(provider, replies.unsupported("content-type",
-                                                        f"{ctype} is not application/json"))
-        if not spec.json_only and not (is_json(ctype) or ctype in (
-                "application/x-www-form-urlencoded", "multipart/form-data")):
-            raise refused(provider, replies.unsupported(
+        if not provider.forms and not is_json(ctype):
+            raise refused(name, replies.unsupported("content-type",
+                                                    f"{ctype} is not application/json"))
+        if provider.forms and not (is_json(ctype) or ctype in FORM_TYPES):
+            raise refused(name, replies.unsupported(
                 "content-type", f"{ctype} is not a form post or application/json"))
-        body = await read_body(request, self.settings.max_body_bytes, provider)
+        body = await read_body(request, self.settings.max_body_bytes, name)
         now = self.rt.now()
+        hook = Webhook(headers, body, ctype, request.query_params, self._public_uri(request),
+                       now)
         try:
-            parsed = await self._verify_and_parse(request, spec, headers, ctype, body, now)
+            provider.verify(hook, self.settings)
+            if provider.forms and not is_json(ctype):
+                hook = replace(hook, fields=await form_fields(request, body, ctype))
+            parsed = provider.parse(hook)
         except BadSignatureError as bad:
-            raise refused(provider, replies.unauthorized(
+            raise refused(name, replies.unauthorized(
                 bad.reason, field_="signature", bearer=False)) from None
-        except p.BadDeliveryError as bad:
-            raise refused(provider, replies.invalid(bad.field, bad.reason)) from None
+        except BadDeliveryError as bad:
+            raise refused(name, replies.invalid(bad.field, bad.reason)) from None
         except (TypeError, AttributeError, KeyError, ValueError, RecursionError) as exc:
             # A shape the reader did not expect (a list where the provider documents an
             # object, ...): the sender's bytes, so a 422, never a 500.
-            log.info("%s: unreadable delivery: %s: %s", provider, type(exc).__name__, exc)
-            raise refused(provider, replies.invalid(
+            log.info("%s: unreadable delivery: %s: %s", name, type(exc).__name__, exc)
+            raise refused(name, replies.invalid(
                 "body", f"a value has an unexpected type or shape ({type(exc).__name__})"
             )) from None
-        if provider == "google_ads":
-            # The key travels in the body; the copy kept for tracing must not hold it.
-            body = body.replace(orjson.dumps(self.settings.google_ads_key)[1:-1],
-                                b"[redacted]")
-        outcome = Outcome(provider)
+        outcome = Outcome(name)
         outcome.ignored = parsed.ignored
-        org = await self.org(provider)
-        delivery = Delivery(str(uuid.uuid4()), provider, now, ctype or None, body)
-        subs = await self._resolve(outcome, parsed.items, delivery)
+        org = await self.org(name)
+        subs, fetched = await self._resolve(outcome, parsed.items)
+        delivery = Delivery(str(uuid.uuid4()), name, now, ctype or None,
+                            provider.redact(body, self.settings),
+                            orjson.dumps(fetched) if fetched else None)
         await self.accept(outcome, subs,
                           lambda sub: mappings_for(org.sources, sub) if org else [],
                           delivery, now=now)
-        if provider == "google_ads":
-            # Google's documented success: 200 with an empty JSON object.
+        if provider.empty_success:
             return outcome.reply(lambda _: Reply(200, {}))
-        # Webflow sends every form of a site (a search box, a job application) and turns
-        # its webhook off after a few non-200 answers: a submission that is no lead is
-        # answered 200, listed in the body and counted invalid.
-        return outcome.reply(invalid_is_success=provider == "webflow")
-
-    async def _verify_and_parse(self, request: Request, spec: Provider,
-                                headers: dict[str, str], ctype: str, body: bytes,
-                                now: datetime) -> p.Parsed:
-        s = self.settings
-        age = s.signature_max_age_s
-        match spec.name:
-            case "facebook":
-                verify_facebook(headers, body, s.facebook_app_secret)
-                return p.parse_facebook(body)
-            case "google_ads":
-                doc = p.load_json(body)
-                if not isinstance(doc, dict):
-                    raise p.BadDeliveryError("body", "must be a JSON object")
-                verify_token(p.google_key(doc), s.google_ads_key, "google_key")
-                return p.parse_google_ads(doc)
-            case "linkedin":
-                verify_linkedin(headers, body, s.linkedin_client_secret)
-                return p.parse_linkedin(body)
-            case "typeform":
-                verify_typeform(headers, body, s.typeform_secret)
-                return p.parse_typeform(body)
-            case "hubspot":
-                verify_hubspot(headers, body, s.hubspot_client_secret, method="POST",
-                               uri=self._public_uri(request), now=now, max_age_s=age)
-                return p.parse_hubspot(body)
-            case "webflow":
-                verify_webflow(headers, body, s.webflow_secret, now=now, max_age_s=age)
-                return p.parse_webflow(body)
-            case _:  # unbounce: our own token in the URL, since Unbounce signs nothing
-                verify_token(request.query_params.get("token"), s.unbounce_token, "token")
-                if is_json(ctype):
-                    doc = p.load_json(body)
-                    if not isinstance(doc, dict):
-                        raise p.BadDeliveryError("body", "must be a JSON object")
-                    return p.parse_unbounce(doc)
-                return p.parse_unbounce(await form_fields(request, body, ctype))
+        return outcome.reply(invalid_is_success=provider.non_leads_succeed)
 
     def _public_uri(self, request: Request) -> str:
         """The URL the sender called, as it signed it (HubSpot v3)."""
@@ -368,58 +292,52 @@ class SourcesApi:
             f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"
         return base + path.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
 
-    async def _resolve(self, outcome: Outcome, items: list[Submission | p.Fetch],
-                       delivery: Delivery) -> list[Submission]:
-        """Fetch what Meta and LinkedIn only name by id; skip leads already published."""
-        fetches = [i for i in items if isinstance(i, p.Fetch)]
+    async def _resolve(self, outcome: Outcome, items: list[Submission | Fetch]
+                       ) -> tuple[list[Submission], dict[str, Any]]:
+        """Fetch what Meta and LinkedIn only name by id, skipping leads already published;
+        the submissions, and what each provider's API answered (kept with the delivery)."""
+        fetches = [i for i in items if isinstance(i, Fetch)]
         subs = [i for i in items if isinstance(i, Submission)]
+        fetched: dict[str, Any] = {}
         if not fetches:
-            return subs
+            return subs, fetched
         ids = {f.sender_id: derive_lead_id(f.provider, f.sender_id, {}) for f in fetches}
         try:
             done = await self.capture.receipts.published(list(ids.values()))
         except RetryableError:
             raise unavailable(outcome.provider, "database unavailable; retry later") from None
-        fetched: dict[str, Any] = {}
         gate = asyncio.Semaphore(FETCH_CONCURRENCY)
 
-        async def one(fetch: p.Fetch) -> Submission | None:
+        async def one(item: Fetch) -> Submission | None:
+            provider = PROVIDERS[item.provider]
+            assert provider.fetch is not None and provider.from_fetched is not None
             async with gate:
                 try:
-                    if fetch.provider == "facebook":
-                        lead = await self.apis.facebook_lead(fetch.sender_id)
-                        fetched[fetch.sender_id] = lead
-                        return p.facebook_submission(fetch, lead)
-                    response = await self.apis.linkedin_response(fetch.ref["response"])
-                    form_urn = response.get("versionedLeadGenFormUrn") or fetch.ref.get("form")
-                    form = await self.apis.linkedin_form(str(form_urn)) if form_urn else None
-                    fetched[fetch.sender_id] = {"response": response, "form": form}
-                    return p.linkedin_submission(fetch, response, form)
+                    fetched[item.sender_id] = got = await provider.fetch(item, self.apis)
+                    return provider.from_fetched(item, got)
                 except FetchError as exc:
                     if exc.retry:
                         log.warning("%s: %s", outcome.provider, exc.reason)
-                        outcome.unavailable(fetch.where, exc.reason)
+                        outcome.unavailable(item.where, exc.reason)
                     else:
-                        outcome.invalid(fetch.where, "", exc.reason)
-                except p.BadDeliveryError as bad:
-                    outcome.invalid(fetch.where, bad.field, bad.reason)
+                        outcome.invalid(item.where, "", exc.reason)
+                except BadDeliveryError as bad:
+                    outcome.invalid(item.where, bad.field, bad.reason)
                 except (TypeError, AttributeError, KeyError, ValueError) as exc:
-                    outcome.invalid(fetch.where, "", f"the provider's API answered a lead "
+                    outcome.invalid(item.where, "", f"the provider's API answered a lead "
                                     f"of an unexpected shape ({type(exc).__name__})")
                 return None
 
         todo = []
-        for fetch in fetches:
-            if ids[fetch.sender_id] in done:
+        for item in fetches:
+            if ids[item.sender_id] in done:
                 count(outcome.provider, "duplicate")
-                outcome.results.append({"field": fetch.where, "lead_id": ids[fetch.sender_id],
+                outcome.results.append({"field": item.where, "lead_id": ids[item.sender_id],
                                         "status": "duplicate"})
             else:
-                todo.append(fetch)
+                todo.append(item)
         resolved = await asyncio.gather(*(one(f) for f in todo))
-        if fetched:
-            object.__setattr__(delivery, "fetched", orjson.dumps(fetched))
-        return subs + [s for s in resolved if s is not None]
+        return subs + [s for s in resolved if s is not None], fetched
 
     # -- plain HTML forms -------------------------------------------------------------
 
@@ -447,7 +365,7 @@ class SourcesApi:
             body = await read_body(request, self.settings.max_body_bytes, provider)
             try:
                 fields = await form_fields(request, body, ctype)
-            except p.BadDeliveryError as bad:
+            except BadDeliveryError as bad:
                 raise refused(provider, replies.invalid(bad.field, bad.reason)) from None
             now = self.rt.now()
             outcome = Outcome(provider)
@@ -462,7 +380,7 @@ class SourcesApi:
             source = {"form_id": form_id}
             if referer:
                 source["landing_page"] = referer
-                source.update(p.utm_from_url(referer))
+                source.update(utm_from_url(referer))
             key = headers.get("idempotency-key", "").strip()
             if len(key) > 255 or not key.isprintable():
                 raise refused(provider, replies.invalid(
@@ -536,7 +454,7 @@ class SourcesApi:
         if ctype == "multipart/form-data":
             try:
                 form = await multipart(request, max_files=1, max_fields=200)
-            except p.BadDeliveryError as bad:
+            except BadDeliveryError as bad:
                 raise refused(provider, replies.invalid(bad.field, bad.reason)) from None
             upload = form.get("file")
             if not isinstance(upload, UploadFile):
@@ -645,10 +563,10 @@ async def form_fields(request: Request, body: bytes, ctype: str) -> dict[str, An
             pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True,
                               max_num_fields=1000, errors="strict")
         except UnicodeDecodeError:
-            raise p.BadDeliveryError("body", "a form post must be UTF-8 (percent-escapes "
+            raise BadDeliveryError("body", "a form post must be UTF-8 (percent-escapes "
                                 "included)") from None
         except ValueError:
-            raise p.BadDeliveryError("body", "more than 1000 fields") from None
+            raise BadDeliveryError("body", "more than 1000 fields") from None
     else:
         form = await multipart(request, max_files=10, max_fields=1000)
         pairs = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
@@ -668,7 +586,7 @@ async def multipart(request: Request, *, max_files: int, max_fields: int) -> For
     except (MultiPartException, MultipartParseError, HTTPException, ValueError,
             KeyError) as exc:
         reason = getattr(exc, "detail", None) or getattr(exc, "message", None) or exc
-        raise p.BadDeliveryError("body", f"not a valid multipart form: {reason}") from None
+        raise BadDeliveryError("body", f"not a valid multipart form: {reason}") from None
 
 
 def wants_html(headers: Mapping[str, str]) -> bool:
@@ -757,4 +675,4 @@ def build_router(api: SourcesApi) -> APIRouter:
     return router
 
 
-__all__ = ["FIELD_TARGETS", "PROVIDERS", "SourcesApi", "build_router"]
+__all__ = ["SourcesApi", "build_router"]

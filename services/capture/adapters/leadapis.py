@@ -18,6 +18,7 @@ from urllib.parse import quote
 import httpx
 import orjson
 
+from services.capture.providers.linkedin import urn_id
 from shared.errors import LeadflowError
 from shared.settings import Settings
 
@@ -138,6 +139,4 @@ def _json(content: bytes) -> Any:
 def _linkedin_key(urn: str) -> str:
     """The path key of a LinkedIn entity: the bare id of `urn:li:leadGenFormResponse:<id>`,
     the numeric form id of `urn:li:versionedLeadGenForm:(urn:li:leadGenForm:<id>,<v>)`."""
-    from services.capture.providers import urn_id
-
     return urn_id(urn)
