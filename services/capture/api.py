@@ -369,7 +369,7 @@ class BatchIn(BaseModel):
     leads: list[dict[str, Any]]
 
 
-def build_router(rt: Runtime, capture: Capture) -> APIRouter:
+def build_router(capture: Capture) -> APIRouter:
     router = APIRouter(tags=["capture"])
 
     async def raw(request: Request) -> JSONResponse:
@@ -388,7 +388,9 @@ def build_router(rt: Runtime, capture: Capture) -> APIRouter:
     )
     async def post_lead(
         request: Request,
-        idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+        # Read by Capture.post from the raw headers; declared here for the OpenAPI page.
+        _idempotency_key: Annotated[str | None, Header(alias="idempotency-key",
+                                                       max_length=255)] = None,
     ) -> JSONResponse:
         return await raw(request)
 

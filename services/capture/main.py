@@ -8,10 +8,10 @@ import logging
 
 from fastapi import APIRouter
 
+from services.capture import forms, imports_api, webhooks
 from services.capture.adapters.leadapis import LeadApis
 from services.capture.api import Capture, FastPath, build_router
-from services.capture.sources_api import SourcesApi
-from services.capture.sources_api import build_router as build_sources_router
+from services.capture.sources import Sources
 from shared.errors import RetryableError
 from shared.service import Parts, Runtime
 
@@ -23,8 +23,11 @@ def build(rt: Runtime, apis: LeadApis | None = None) -> Parts:
     capture = Capture(rt)
     apis = apis or LeadApis(rt.settings)
     router = APIRouter()
-    router.include_router(build_router(rt, capture))
-    router.include_router(build_sources_router(SourcesApi(capture, apis)))
+    router.include_router(build_router(capture))
+    sources = Sources(capture)
+    router.include_router(webhooks.build_router(webhooks.Webhooks(sources, apis)))
+    router.include_router(forms.build_router(forms.Forms(sources)))
+    router.include_router(imports_api.build_router(imports_api.Imports(sources)))
 
     async def keep_retention(stop: asyncio.Event) -> None:
         """Raw bodies and payloads older than LEADFLOW_DELIVERY_RETENTION are dropped."""

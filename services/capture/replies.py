@@ -5,6 +5,8 @@ carries Retry-After, never a stack trace).
 An answer about a field lists it: `{"error": ..., "errors": [{"field", "reason"}]}`; an
 answer about the request as a whole gives its `reason`: `{"error": ..., "reason": ...}`.
 Each answer knows its outcome for `leadflow_leads_received_total`; `counted` adds it.
+A step deep in a request refuses the whole of it by raising `refused(...)`, which the
+endpoint answers.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from fastapi.responses import JSONResponse
 
 from shared import metrics
+from shared.errors import LeadflowError
 
 RETRY_AFTER_S = "5"
 BEARER_REASON = "missing or wrong key in Authorization: Bearer <key>"
@@ -44,6 +47,19 @@ def counted(provider: str, reply: Reply) -> Reply:
     if reply.outcome is not None:
         count(provider, reply.outcome)
     return reply
+
+
+class RefusedError(LeadflowError):
+    """A request refused as a whole: its reply, already counted."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(reply.status)
+        self.reply = reply
+
+
+def refused(provider: str, reply: Reply) -> RefusedError:
+    """The refusal of a whole request, counted, to raise."""
+    return RefusedError(counted(provider, reply))
 
 
 def _about(error: str, field_: str | None, reason: str) -> dict[str, Any]:
