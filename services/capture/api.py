@@ -340,6 +340,8 @@ async def accept_activities(capture: Capture, headers: Mapping[str, str], body: 
     results = []
     for i, activity in enumerate(activities):
         where = f"activities[{i}]." if many else ""
+        lead_id: str | None
+        person: str | None
         if activity.lead_id is not None:
             lead_id, person = activity.lead_id, persons.get(activity.lead_id)
             missing = f"{where}lead_id"

@@ -53,8 +53,6 @@ CONVENTIONAL: dict[str, str] = {alias: target for target, aliases in _CONVENTION
 SOURCE_TARGETS = frozenset(("utm_source", "utm_medium", "utm_campaign", "utm_term",
                             "utm_content", "referrer", "landing_page", "form_id",
                             "campaign_id", "ad_id"))
-_FLAT_TARGETS = frozenset(("email", "phone", "first_name", "last_name", "full_name",
-                           "company", "job_title", "website", "country"))
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 _TRUE = frozenset(("1", "true", "yes", "y", "on", "checked", "agree", "agreed", "accepted",
                    "ja", "oui", "si", "sí", "x"))
@@ -109,7 +107,7 @@ Mapping_ = FormSource | ImportSource | WebhookForm | WebhookSource
 def mappings_for(sources: Sources, sub: Submission) -> list[Mapping_]:
     """The org file's mappings that apply to a submission, most specific first."""
     out: list[Mapping_] = []
-    webhook = sources.webhooks.get(sub.provider)  # type: ignore[call-overload]
+    webhook = sources.webhooks.get(sub.provider)
     if webhook is not None:
         form = webhook.form(sub.form_key or sub.source.get("form_id"))
         if form is not None:
