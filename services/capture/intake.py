@@ -112,31 +112,15 @@ def _section(payload: dict[str, Any], name: str) -> dict[str, Any]:
     return dict(value)
 
 
-def lead_from_payload(
-    payload: Any,
-    *,
-    provider: str,
-    channel: str,
-    now: datetime,
-    sender_id: str | None = None,
-    lenient: bool = False,
-) -> Lead:
-    """Validate a submitted payload and build the captured lead, or raise InvalidLeadError."""
-    if not isinstance(payload, dict):
-        raise InvalidLeadError("body", "must be a JSON object")
-    contact = _section(payload, "contact")
-    source = _section(payload, "source")
-    custom = _section(payload, "custom")
-    title = _section(payload, "title")
-    company: dict[str, Any]
+def _company(payload: dict[str, Any]) -> dict[str, Any]:
     if isinstance(payload.get("company"), dict):
-        company = dict(payload["company"])
-    else:
-        company = {}
-        name = _text(payload.get("company"), "company")
-        if name:
-            company["name"] = name
+        return dict(payload["company"])
+    name = _text(payload.get("company"), "company")
+    return {"name": name} if name else {}
 
+
+def _fold_contact(payload: dict[str, Any], contact: dict[str, Any]) -> None:
+    """The flat contact names (`email`, ..., `full_name`) into `contact`."""
     for key in FLAT_CONTACT:
         if key in payload and key not in contact:
             contact[key] = payload[key]
@@ -144,6 +128,9 @@ def lead_from_payload(
         full = _text(payload["full_name"], "full_name")
         if full:
             contact["first_name"], contact["last_name"] = split_full_name(full)
+
+
+def _fold_title(payload: dict[str, Any], title: dict[str, Any]) -> None:
     if "job_title" in payload and "raw" not in title:
         title["raw"] = _text(payload["job_title"], "job_title")
     if "raw" in title:
@@ -151,6 +138,12 @@ def lead_from_payload(
     for key, value in title.items():
         if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
             raise InvalidLeadError(f"title.{key}", f"longer than {MAX_FIELD_CHARS} characters")
+
+
+def _fold_rest(payload: dict[str, Any], source: dict[str, Any], custom: dict[str, Any]
+               ) -> None:
+    """The flat source names into `source`; `website`, `submitted_at` and unknown flat
+    fields into `custom`."""
     for key in SOURCE_FLAT:
         if key in payload and key not in source:
             source[key] = payload[key]
@@ -162,19 +155,25 @@ def lead_from_payload(
         if key not in KNOWN_FIELDS:
             custom.setdefault(key, value)
 
-    for key in FLAT_CONTACT:
-        contact[key] = _text(contact.get(key), f"contact.{key}")
-    # A sender that cannot correct its lead (a webhook, an import) is `lenient`: a value
-    # that does not parse is kept under custom.invalid_fields, as long as the lead still
-    # has a channel, rather than losing the whole lead.
-    dropped: dict[str, dict[str, str]] = {}
+
+# A sender that cannot correct its lead (a webhook, an import) is `lenient`: a value that
+# does not parse is kept under custom.invalid_fields (`dropped`), as long as the lead
+# still has a channel, rather than losing the whole lead.
+
+def _country(payload: dict[str, Any], company: dict[str, Any], lenient: bool,
+             dropped: dict[str, dict[str, str]]) -> str | None:
     country_raw = _text(payload.get("country") or company.get("country"), "country")
     country = normalize_country(country_raw) if country_raw else None
     if country_raw and country is None:
         if not lenient:
             raise InvalidLeadError("country", f"unknown country {country_raw!r}")
         dropped["country"] = {"value": country_raw, "reason": "unknown country"}
+    return country
 
+
+def _channels(contact: dict[str, Any], country: str | None, lenient: bool,
+              dropped: dict[str, dict[str, str]]) -> tuple[str | None, str | None]:
+    """The lead's normalized email and phone; at least one is required."""
     email = None
     email_problem_: InvalidLeadError | None = None
     if contact["email"]:
@@ -203,6 +202,35 @@ def lead_from_payload(
                                                             "reason": problem.reason}
     if not email and not phone:
         raise InvalidLeadError("contact", "a lead needs an email or a phone")
+    return email, phone
+
+
+def lead_from_payload(
+    payload: Any,
+    *,
+    provider: str,
+    channel: str,
+    now: datetime,
+    sender_id: str | None = None,
+    lenient: bool = False,
+) -> Lead:
+    """Validate a submitted payload and build the captured lead, or raise InvalidLeadError."""
+    if not isinstance(payload, dict):
+        raise InvalidLeadError("body", "must be a JSON object")
+    contact = _section(payload, "contact")
+    source = _section(payload, "source")
+    custom = _section(payload, "custom")
+    title = _section(payload, "title")
+    company = _company(payload)
+    _fold_contact(payload, contact)
+    _fold_title(payload, title)
+    _fold_rest(payload, source, custom)
+
+    for key in FLAT_CONTACT:
+        contact[key] = _text(contact.get(key), f"contact.{key}")
+    dropped: dict[str, dict[str, str]] = {}
+    country = _country(payload, company, lenient, dropped)
+    email, phone = _channels(contact, country, lenient, dropped)
     if dropped:
         custom["invalid_fields"] = dropped
 
