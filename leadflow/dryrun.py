@@ -16,7 +16,7 @@ from typing import Any, cast
 
 from pydantic import ValidationError
 
-from services.capture.intake import InvalidLead, lead_from_payload
+from services.capture.intake import InvalidLeadError, lead_from_payload
 from services.enrich.enrichment import enrich_lead
 from services.route.routing import Decision
 from services.route.tools import decide_now, org_in_force
@@ -48,7 +48,7 @@ def read_lead_file(path: Path, org: OrgFile, now: datetime) -> tuple[LeadData, l
     if not lead.get("lead_id") or not lead.get("person_key"):
         try:
             captured = lead_from_payload(lead, provider="api", channel="api", now=now)
-        except InvalidLead as exc:
+        except InvalidLeadError as exc:
             raise ConfigError(f"{path}: not a valid lead ({exc.field}: {exc.reason})") from None
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"

@@ -18,6 +18,20 @@ class PermanentError(LeadflowError):
     """The record itself cannot be processed (undecodable, invalid): dead-letter it."""
 
 
+class InvalidInputError(PermanentError):
+    """Input leadflow refuses as it was sent: `field` says where (a path in the sender's
+    body, a header, a CSV row), `reason` why. Retrying the same input cannot help: at an
+    HTTP edge it is a 4xx naming the field, in a record a permanent fault."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(field, reason)
+        self.field = field
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}"
+
+
 class ConfigError(LeadflowError):
     """Settings or files that leadflow refuses to start with; the message says why."""
 

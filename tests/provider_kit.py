@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from services.capture.signatures import sign_hubspot
+from services.capture.providers.hubspot import signed_uri
 
 FIXTURES = Path(__file__).parent / "fixtures" / "providers"
 
@@ -67,6 +67,14 @@ def linkedin_headers(body: bytes, secret: str = SECRETS["linkedin_client_secret"
 def typeform_headers(body: bytes, secret: str = SECRETS["typeform_secret"]) -> dict[str, str]:
     return {"content-type": "application/json",
             "typeform-signature": "sha256=" + base64.b64encode(_hmac(secret, body)).decode()}
+
+
+def sign_hubspot(secret: str, method: str, uri: str, body: bytes, timestamp_ms: int) -> str:
+    """HubSpot's v3 signature: base64 HMAC-SHA256 of method + the URI as HubSpot signs it
+    + body + timestamp (ms)."""
+    message = (method.upper().encode() + signed_uri(uri).encode() + body
+               + str(timestamp_ms).encode())
+    return base64.b64encode(_hmac(secret, message)).decode()
 
 
 def hubspot_headers(body: bytes, uri: str, timestamp_ms: int,

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from services.capture.intake import RFC3339, InvalidLead
+from services.capture.intake import RFC3339, InvalidLeadError
 from shared.events import derived_id
 from shared.identity import normalize_email, normalize_phone, person_key
 
@@ -47,32 +48,17 @@ class ActivityIn:
 
 
 def read_activity(doc: Any, now: datetime, where: str = "") -> ActivityIn:
-    """Validate one activity, or raise InvalidLead naming the field."""
-    def bad(field: str, reason: str) -> InvalidLead:
-        return InvalidLead(f"{where}{field}", reason)
+    """Validate one activity, or raise InvalidLeadError naming the field."""
+    def bad(field: str, reason: str) -> InvalidLeadError:
+        return InvalidLeadError(f"{where}{field}", reason)
 
     if not isinstance(doc, dict):
         raise bad("body", "must be a JSON object")
     kind = doc.get("type")
     if not isinstance(kind, str) or not ACTIVITY_TYPE.fullmatch(kind):
         raise bad("type", "must be a lower-case activity type like pricing_page_visit")
-    at = now.astimezone(UTC)
-    if doc.get("at") is not None:
-        raw = doc["at"]
-        if not isinstance(raw, str) or not RFC3339.fullmatch(raw):
-            raise bad("at", "must be an RFC 3339 date-time with an offset")
-        try:
-            at = datetime.fromisoformat(raw.upper()).astimezone(UTC)
-        except (ValueError, OverflowError):
-            raise bad("at", "is not a real date-time") from None
-    props = doc.get("props") or {}
-    if not isinstance(props, dict):
-        raise bad("props", "must be an object")
-    try:
-        if len(orjson.dumps(props)) > MAX_PROPS_BYTES:
-            raise bad("props", f"larger than {MAX_PROPS_BYTES} bytes")
-    except orjson.JSONEncodeError:
-        raise bad("props", "cannot be carried as JSON (an integer beyond 64 bits?)") from None
+    at = now.astimezone(UTC) if doc.get("at") is None else _time(doc["at"], bad)
+    props = _props(doc.get("props") or {}, bad)
     sender_id = doc.get("id")
     if sender_id is not None and (not isinstance(sender_id, str) or not sender_id.strip()
                                   or len(sender_id) > 255 or not sender_id.isprintable()):
@@ -83,16 +69,39 @@ def read_activity(doc: Any, now: datetime, where: str = "") -> ActivityIn:
             lead_id = str(uuid.UUID(str(lead_id)))
         except ValueError:
             raise bad("lead_id", "must be a lead id (a UUID)") from None
-    key = None
-    email, phone = doc.get("email"), doc.get("phone")
-    if lead_id is None:
-        if email is None and phone is None:
-            raise bad("lead_id", "an activity needs a lead_id, an email or a phone")
-        normal_email = normalize_email(email) if isinstance(email, str) else None
-        normal_phone = normalize_phone(phone, None) if isinstance(phone, str) else None
-        if email is not None and normal_email is None:
-            raise bad("email", "not a valid email")
-        if phone is not None and normal_phone is None and normal_email is None:
-            raise bad("phone", "not a possible phone number (add the +country code)")
-        key = person_key(normal_email, normal_phone, "")
+    key = None if lead_id is not None else _person(doc.get("email"), doc.get("phone"), bad)
     return ActivityIn(lead_id, key, kind, at, props, sender_id)
+
+
+def _time(raw: Any, bad: Callable[[str, str], InvalidLeadError]) -> datetime:
+    if not isinstance(raw, str) or not RFC3339.fullmatch(raw):
+        raise bad("at", "must be an RFC 3339 date-time with an offset")
+    try:
+        return datetime.fromisoformat(raw.upper()).astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise bad("at", "is not a real date-time") from None
+
+
+def _props(props: Any, bad: Callable[[str, str], InvalidLeadError]) -> dict[str, Any]:
+    if not isinstance(props, dict):
+        raise bad("props", "must be an object")
+    try:
+        size = len(orjson.dumps(props))
+    except orjson.JSONEncodeError:
+        raise bad("props", "cannot be carried as JSON (an integer beyond 64 bits?)") from None
+    if size > MAX_PROPS_BYTES:
+        raise bad("props", f"larger than {MAX_PROPS_BYTES} bytes")
+    return props
+
+
+def _person(email: Any, phone: Any, bad: Callable[[str, str], InvalidLeadError]) -> str:
+    """The person key of an activity named by email or phone, not by lead id."""
+    if email is None and phone is None:
+        raise bad("lead_id", "an activity needs a lead_id, an email or a phone")
+    normal_email = normalize_email(email) if isinstance(email, str) else None
+    normal_phone = normalize_phone(phone, None) if isinstance(phone, str) else None
+    if email is not None and normal_email is None:
+        raise bad("email", "not a valid email")
+    if phone is not None and normal_phone is None and normal_email is None:
+        raise bad("phone", "not a possible phone number (add the +country code)")
+    return person_key(normal_email, normal_phone, "")

@@ -11,7 +11,6 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import orjson
@@ -20,10 +19,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from services.capture import replies
 from services.capture.activities import MAX_ACTIVITIES, read_activity
-from services.capture.intake import InvalidLead, lead_from_payload
+from services.capture.intake import InvalidLeadError, lead_from_payload
+from services.capture.replies import Reply, counted
 from services.capture.store import Delivery, Receipt, ReceiptStore
-from shared import metrics, topics
+from shared import topics
 from shared.auth import bearer_matches
 from shared.errors import BrokerError, RetryableError
 from shared.events import Event, Outgoing, derived_id, make_event
@@ -33,7 +34,6 @@ from shared.service import Runtime
 log = logging.getLogger("leadflow.capture")
 
 PUBLISH_TIMEOUT_S = 5.0
-RETRY_AFTER_S = "5"
 SERVICE = "capture"
 LEAD_PATH = "/v1/leads"
 BATCH_PATH = "/v1/leads/batch"
@@ -43,34 +43,6 @@ MAX_BATCH = 1000
 class Accepted(BaseModel):
     lead_id: str
     status: str
-
-
-@dataclass
-class Reply:
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def response(self) -> JSONResponse:
-        return JSONResponse(self.body, status_code=self.status, headers=self.headers)
-
-
-def _unavailable(provider: str, why: str) -> Reply:
-    metrics.LEADS_RECEIVED.labels(provider, "unavailable").inc()
-    return Reply(503, {"error": "unavailable", "reason": why}, {"Retry-After": RETRY_AFTER_S})
-
-
-def _invalid(provider: str, field_: str, reason: str, status: int = 422) -> Reply:
-    metrics.LEADS_RECEIVED.labels(provider, "invalid").inc()
-    return Reply(status, {"error": "invalid lead",
-                          "errors": [{"field": field_, "reason": reason}]})
-
-
-def _unauthorized(provider: str) -> Reply:
-    metrics.LEADS_RECEIVED.labels(provider, "unauthorized").inc()
-    return Reply(401, {"error": "unauthorized",
-                       "reason": "missing or wrong key in Authorization: Bearer <key>"},
-                 {"WWW-Authenticate": "Bearer"})
 
 
 def captured_event(lead: Lead) -> Outgoing:
@@ -98,17 +70,18 @@ class Capture:
         """The checks of every keyed JSON endpoint: bearer API key (401), JSON content type
         (415), size (413), JSON (422). The media type and the payload, or the refusal."""
         if not bearer_matches(headers.get("authorization", ""), self.rt.settings.api_key):
-            return _unauthorized(provider)
+            return counted(provider, replies.unauthorized())
         ctype = headers.get("content-type", "application/json").split(";")[0].strip().lower()
         if ctype != "application/json" and not ctype.endswith("+json"):
-            return _invalid(provider, "content-type", f"{ctype} is not application/json", 415)
+            return counted(provider, replies.invalid(
+                "content-type", f"{ctype} is not application/json", status=415))
         if len(body) > self.rt.settings.max_body_bytes:
-            return _invalid(provider, "body",
-                            f"larger than {self.rt.settings.max_body_bytes} bytes", 413)
+            return counted(provider, replies.invalid(
+                "body", f"larger than {self.rt.settings.max_body_bytes} bytes", status=413))
         try:
             return ctype, orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            return _invalid(provider, "body", f"not valid JSON: {exc}")
+            return counted(provider, replies.invalid("body", f"not valid JSON: {exc}"))
 
     async def post(self, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
         """`POST /v1/leads` or `/v1/leads/batch` from raw headers (lower-case names) and body."""
@@ -122,24 +95,26 @@ class Capture:
             return await self.accept_batch(payload, provider, delivery)
         key = (headers.get("idempotency-key") or "").strip() or None
         if key is not None and (len(key) > 255 or not key.isprintable()):
-            return _invalid(provider, "Idempotency-Key",
-                            "at most 255 characters, no control characters")
+            return counted(provider, replies.invalid(
+                "Idempotency-Key", "at most 255 characters, no control characters"))
         try:
             lead = lead_from_payload(payload, provider=provider, channel="api",
                                      now=delivery.received_at, sender_id=key)
-        except InvalidLead as bad:
-            return _invalid(provider, bad.field, bad.reason)
+        except InvalidLeadError as bad:
+            return counted(provider, replies.invalid(bad.field, bad.reason))
         # The receipt's payload is this request's raw body: no separate delivery row on
         # the hot path.
-        replies = await self.accept_leads([lead], provider, payloads=[body], sender_ids=[key])
-        return replies[0]
+        answers = await self.accept_leads([lead], provider, payloads=[body], sender_ids=[key])
+        return answers[0]
 
     async def accept_batch(self, payload: Any, provider: str, delivery: Delivery) -> Reply:
         items = payload.get("leads") if isinstance(payload, dict) else None
         if not isinstance(items, list) or not items:
-            return _invalid(provider, "leads", "must be a non-empty list of leads")
+            return counted(provider, replies.invalid("leads",
+                                                     "must be a non-empty list of leads"))
         if len(items) > MAX_BATCH:
-            return _invalid(provider, "leads", f"at most {MAX_BATCH} leads per request")
+            return counted(provider, replies.invalid("leads",
+                                                     f"at most {MAX_BATCH} leads per request"))
         now = self.rt.now()
         results: list[dict[str, Any] | None] = [None] * len(items)
         leads: list[Lead] = []
@@ -150,26 +125,26 @@ class Capture:
             try:
                 if key is not None and (not isinstance(key, str) or len(key) > 255
                                         or not key.isprintable()):
-                    raise InvalidLead("idempotency_key", "must be a string of at most 255 "
+                    raise InvalidLeadError("idempotency_key", "must be a string of at most 255 "
                                       "characters, no control characters")
                 key = key.strip() or None if key else None
                 leads.append(lead_from_payload(item, provider=provider, channel="api", now=now,
                                                sender_id=key))
                 positions.append(i)
                 keys.append(key)
-            except InvalidLead as bad:
-                metrics.LEADS_RECEIVED.labels(provider, "invalid").inc()
+            except InvalidLeadError as bad:
+                replies.count(provider, "invalid")
                 results[i] = {"index": i, "status": "invalid",
                               "errors": [{"field": f"leads[{i}].{bad.field}",
                                           "reason": bad.reason}]}
         if leads:
-            replies = await self.accept_leads(
+            answers = await self.accept_leads(
                 leads, provider, payloads=[orjson.dumps(items[i]) for i in positions],
                 sender_ids=keys, delivery=delivery)
-            if any(r.status == 503 for r in replies):
-                return replies[0] if replies[0].status == 503 else next(
-                    r for r in replies if r.status == 503)
-            for i, reply in zip(positions, replies, strict=True):
+            deferred = next((r for r in answers if r.status == 503), None)
+            if deferred is not None:
+                return deferred
+            for i, reply in zip(positions, answers, strict=True):
                 results[i] = {"index": i, **reply.body}
         done = [r for r in results if r is not None]
         counts = {s: sum(1 for r in done if r["status"] == s)
@@ -202,7 +177,7 @@ class Capture:
         ids = [leads[i].lead_id for i in mine]
         self._in_flight.update(ids)
         try:
-            replies = dict(zip(mine, await self._accept_unique(
+            answers = dict(zip(mine, await self._accept_unique(
                 [leads[i] for i in mine], provider,
                 payloads=[payloads[i] for i in mine] if payloads else None,
                 sender_ids=[sender_ids[i] for i in mine] if sender_ids else None,
@@ -210,15 +185,14 @@ class Capture:
         finally:
             self._in_flight.difference_update(ids)
         for i in busy:
-            replies[i] = _unavailable(provider, "this lead is being accepted by another "
-                                      "delivery; retry later")
+            answers[i] = counted(provider, replies.unavailable(
+                "this lead is being accepted by another delivery; retry later"))
         for i, j in repeats.items():
-            if replies[j].status == 503:
-                replies[i] = replies[j]
+            if answers[j].status == 503:
+                answers[i] = answers[j]
                 continue
-            metrics.LEADS_RECEIVED.labels(provider, "duplicate").inc()
-            replies[i] = Reply(200, {"lead_id": leads[i].lead_id, "status": "duplicate"})
-        return [replies[i] for i in range(len(leads))]
+            answers[i] = counted(provider, replies.duplicate(leads[i].lead_id))
+        return [answers[i] for i in range(len(leads))]
 
     async def _accept_unique(self, leads: list[Lead], provider: str, *,
                              payloads: list[bytes] | None, sender_ids: list[str | None] | None,
@@ -237,14 +211,13 @@ class Capture:
                       else await self.receipts.record_many(receipts))
         except RetryableError as exc:
             log.warning("receipts not written: %s", exc)
-            return [_unavailable(provider, "database unavailable; retry later")
+            return [counted(provider, replies.unavailable("database unavailable; retry later"))
                     ] * len(leads)
-        replies: list[Reply | None] = [None] * len(leads)
+        answers: list[Reply | None] = [None] * len(leads)
         out: list[Outgoing] = []
         for i, (lead, state) in enumerate(zip(leads, states, strict=True)):
             if state.published:
-                metrics.LEADS_RECEIVED.labels(provider, "duplicate").inc()
-                replies[i] = Reply(200, {"lead_id": lead.lead_id, "status": "duplicate"})
+                answers[i] = counted(provider, replies.duplicate(lead.lead_id))
                 continue
             # A redelivery after a failed publish keeps the first acceptance time.
             lead.received_at = state.received_at
@@ -257,7 +230,7 @@ class Capture:
             except (TimeoutError, RetryableError, BrokerError) as exc:
                 # Any broker error means no acknowledgement: the sender retries.
                 log.warning("broker did not acknowledge %d lead(s): %r", len(out), exc)
-                return [_unavailable(provider, "broker unavailable; retry later")
+                return [counted(provider, replies.unavailable("broker unavailable; retry later"))
                         ] * len(leads)
             try:
                 if len(out) == 1:
@@ -270,12 +243,11 @@ class Capture:
                 log.warning("receipts not marked published: %s", exc)
         accepted = 0
         for i, lead in enumerate(leads):
-            if replies[i] is None:
+            if answers[i] is None:
                 accepted += 1
-                replies[i] = Reply(202, {"lead_id": lead.lead_id, "status": "accepted"})
-        if accepted:
-            metrics.LEADS_RECEIVED.labels(provider, "accepted").inc(accepted)
-        return [r for r in replies if r is not None]
+                answers[i] = replies.accepted(lead.lead_id)
+        replies.count(provider, "accepted", accepted)
+        return [r for r in answers if r is not None]
 
 
 class FastPath:
@@ -300,7 +272,8 @@ class FastPath:
         limit = self.capture.rt.settings.max_body_bytes
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
-            reply = _invalid("api", "body", f"larger than {limit} bytes", 413)
+            reply = counted("api", replies.invalid("body", f"larger than {limit} bytes",
+                                                   status=413))
         else:
             chunks: list[bytes] = []
             size = 0
@@ -316,13 +289,14 @@ class FastPath:
                 chunks.append(chunk)
                 more = message.get("more_body", False)
             if size > limit:
-                reply = _invalid("api", "body", f"larger than {limit} bytes", 413)
+                reply = counted("api", replies.invalid("body", f"larger than {limit} bytes",
+                                                   status=413))
             else:
                 try:
                     reply = await self.capture.post(scope["path"], headers, b"".join(chunks))
                 except Exception:
                     log.exception("capture failed on %s", scope["path"])
-                    reply = Reply(500, {"error": "internal error"})
+                    reply = replies.internal_error()
         body = orjson.dumps(reply.body)
         raw_headers = [(b"content-type", b"application/json"),
                        (b"content-length", str(len(body)).encode())]
@@ -347,25 +321,27 @@ async def accept_activities(capture: Capture, headers: Mapping[str, str], body: 
     many = isinstance(payload, dict) and "activities" in payload
     items = payload["activities"] if many else [payload]
     if not isinstance(items, list) or not items or len(items) > MAX_ACTIVITIES:
-        return _invalid(provider, "activities",
-                        f"must be a list of 1 to {MAX_ACTIVITIES} activities")
+        return counted(provider, replies.invalid(
+            "activities", f"must be a list of 1 to {MAX_ACTIVITIES} activities"))
     now = capture.rt.now()
     try:
         activities = [read_activity(doc, now, f"activities[{i}]." if many else "")
                       for i, doc in enumerate(items)]
-    except InvalidLead as bad:
-        return _invalid(provider, bad.field, bad.reason)
+    except InvalidLeadError as bad:
+        return counted(provider, replies.invalid(bad.field, bad.reason))
     try:
         persons = await capture.receipts.persons_of(
             sorted({a.lead_id for a in activities if a.lead_id}))
         latest = await capture.receipts.latest_leads(
             sorted({a.person_key for a in activities if a.person_key}))
     except RetryableError:
-        return _unavailable(provider, "database unavailable; retry later")
+        return counted(provider, replies.unavailable("database unavailable; retry later"))
     out: list[Outgoing] = []
     results = []
     for i, activity in enumerate(activities):
         where = f"activities[{i}]." if many else ""
+        lead_id: str | None
+        person: str | None
         if activity.lead_id is not None:
             lead_id, person = activity.lead_id, persons.get(activity.lead_id)
             missing = f"{where}lead_id"
@@ -373,9 +349,7 @@ async def accept_activities(capture: Capture, headers: Mapping[str, str], body: 
             person, lead_id = activity.person_key, latest.get(activity.person_key or "")
             missing = f"{where}email" if items[i].get("email") is not None else f"{where}phone"
         if lead_id is None or person is None:
-            metrics.LEADS_RECEIVED.labels(provider, "invalid").inc()
-            return Reply(404, {"error": "not found", "errors": [
-                {"field": missing, "reason": "no lead captured for it"}]})
+            return counted(provider, replies.not_found(missing, "no lead captured for it"))
         event_id = activity.event_id(person)
         data = {"lead_id": lead_id, "person_key": person,
                 "activity": {"type": activity.type, "at": activity.at.isoformat(),
@@ -388,8 +362,8 @@ async def accept_activities(capture: Capture, headers: Mapping[str, str], body: 
             await capture.rt.publisher.publish(out)
     except (TimeoutError, RetryableError, BrokerError) as exc:
         log.warning("broker did not acknowledge %d activities: %r", len(out), exc)
-        return _unavailable(provider, "broker unavailable; retry later")
-    metrics.LEADS_RECEIVED.labels(provider, "accepted").inc(len(out))
+        return counted(provider, replies.unavailable("broker unavailable; retry later"))
+    replies.count(provider, "accepted", len(out))
     return Reply(202, {"status": "accepted", "accepted": len(out), "results": results})
 
 
@@ -397,7 +371,7 @@ class BatchIn(BaseModel):
     leads: list[dict[str, Any]]
 
 
-def build_router(rt: Runtime, capture: Capture) -> APIRouter:
+def build_router(capture: Capture) -> APIRouter:
     router = APIRouter(tags=["capture"])
 
     async def raw(request: Request) -> JSONResponse:
@@ -416,7 +390,9 @@ def build_router(rt: Runtime, capture: Capture) -> APIRouter:
     )
     async def post_lead(
         request: Request,
-        idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+        # Read by Capture.post from the raw headers; declared here for the OpenAPI page.
+        _idempotency_key: Annotated[str | None, Header(alias="idempotency-key",
+                                                       max_length=255)] = None,
     ) -> JSONResponse:
         return await raw(request)
 

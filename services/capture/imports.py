@@ -17,14 +17,16 @@ from dataclasses import dataclass
 import orjson
 
 from services.capture.mapping import Submission
+from shared.errors import InvalidInputError
 
 MAX_COLUMNS = 200
 
 
-class BadFile(Exception):
+class BadFileError(InvalidInputError):
+    """A file capture cannot read as CSV (or past its limits): 422 naming the file."""
+
     def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+        super().__init__("file", reason)
 
 
 @dataclass
@@ -52,10 +54,10 @@ def decode_csv(body: bytes) -> str:
 
 
 def read_rows(text: str, max_rows: int) -> tuple[list[str], Iterator[Row | RowError]]:
-    """The header and the rows; BadFile when there is no usable header, and from the rows
+    """The header and the rows; BadFileError when there is no usable header, and from the rows
     when there are more than `max_rows` or too many unreadable ones to go on."""
     if "\x00" in text:
-        raise BadFile("not a CSV file (it holds NUL bytes)")
+        raise BadFileError("not a CSV file (it holds NUL bytes)")
     sample = text[:8192]
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, ",;\t")
@@ -65,16 +67,16 @@ def read_rows(text: str, max_rows: int) -> tuple[list[str], Iterator[Row | RowEr
     try:
         header = next(reader, None)
     except csv.Error as exc:
-        raise BadFile(f"row 1: {exc}") from None
+        raise BadFileError(f"row 1: {exc}") from None
     header = [h.strip() for h in header or []]
     if not any(header):
-        raise BadFile("the first row must name the columns (email, phone, first_name, ...)")
+        raise BadFileError("the first row must name the columns (email, phone, first_name, ...)")
     if len(header) > MAX_COLUMNS:
-        raise BadFile(f"more than {MAX_COLUMNS} columns")
+        raise BadFileError(f"more than {MAX_COLUMNS} columns")
     seen = set()
     for name in header:
         if name and name in seen:
-            raise BadFile(f"column {name!r} appears twice in the header")
+            raise BadFileError(f"column {name!r} appears twice in the header")
         seen.add(name)
 
     def rows() -> Iterator[Row | RowError]:
@@ -89,13 +91,13 @@ def read_rows(text: str, max_rows: int) -> tuple[list[str], Iterator[Row | RowEr
                 number += 1
                 errors += 1
                 if errors > MAX_ROW_ERRORS:
-                    raise BadFile(f"more than {MAX_ROW_ERRORS} unreadable rows; is this "
+                    raise BadFileError(f"more than {MAX_ROW_ERRORS} unreadable rows; is this "
                                   "a CSV file?") from None
                 yield RowError(number, f"cannot be read: {exc}")
                 continue
             number += 1
             if number - 1 > max_rows:
-                raise BadFile(f"more than {max_rows} rows; split the file")
+                raise BadFileError(f"more than {max_rows} rows; split the file")
             if not any(v.strip() for v in values):
                 continue
             yield Row(number, {name: value.strip() for name, value in zip(header, values,

@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from shared.errors import InvalidInputError
 from shared.events import uuid5_str
 from shared.identity import (
     email_problem,
@@ -54,16 +55,8 @@ RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})")
 
 
-class InvalidLead(Exception):
+class InvalidLeadError(InvalidInputError):
     """A payload capture refuses; `field` is a path in the submitted body."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(field, reason)
-        self.field = field
-        self.reason = reason
-
-    def body(self) -> dict[str, Any]:
-        return {"error": "invalid lead", "errors": [{"field": self.field, "reason": self.reason}]}
 
 
 def derive_lead_id(provider: str, sender_id: str | None, payload: dict[str, Any]) -> str:
@@ -76,7 +69,7 @@ def derive_lead_id(provider: str, sender_id: str | None, payload: dict[str, Any]
 
 
 def _canonical_json(payload: Any) -> bytes:
-    """The payload as JSON with sorted keys, or InvalidLead when it holds what JSON cannot
+    """The payload as JSON with sorted keys, or InvalidLeadError when it holds what JSON cannot
     carry exactly (an integer beyond 64 bits)."""
     try:
         return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
@@ -84,12 +77,12 @@ def _canonical_json(payload: Any) -> bytes:
         reason = str(exc) or "cannot be encoded as JSON"
         if "integer" in reason.lower():
             reason = "an integer is beyond the 64-bit range; send such numbers as strings"
-        raise InvalidLead("body", reason) from None
+        raise InvalidLeadError("body", reason) from None
 
 
 def _submitted_at(value: Any) -> str:
     """`submitted_at` as sent, when it is an RFC 3339 date-time with an offset."""
-    problem = InvalidLead("submitted_at", "must be an RFC 3339 date-time with an offset")
+    problem = InvalidLeadError("submitted_at", "must be an RFC 3339 date-time with an offset")
     if not isinstance(value, str) or not RFC3339.fullmatch(value):
         raise problem
     try:
@@ -103,10 +96,10 @@ def _text(value: Any, field: str) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise InvalidLead(field, "must be a string")
+        raise InvalidLeadError(field, "must be a string")
     out = str(value).strip()
     if len(out) > MAX_FIELD_CHARS:
-        raise InvalidLead(field, f"longer than {MAX_FIELD_CHARS} characters")
+        raise InvalidLeadError(field, f"longer than {MAX_FIELD_CHARS} characters")
     return out or None
 
 
@@ -115,35 +108,19 @@ def _section(payload: dict[str, Any], name: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise InvalidLead(name, "must be an object")
+        raise InvalidLeadError(name, "must be an object")
     return dict(value)
 
 
-def lead_from_payload(
-    payload: Any,
-    *,
-    provider: str,
-    channel: str,
-    now: datetime,
-    sender_id: str | None = None,
-    lenient: bool = False,
-) -> Lead:
-    """Validate a submitted payload and build the captured lead, or raise InvalidLead."""
-    if not isinstance(payload, dict):
-        raise InvalidLead("body", "must be a JSON object")
-    contact = _section(payload, "contact")
-    source = _section(payload, "source")
-    custom = _section(payload, "custom")
-    title = _section(payload, "title")
-    company: dict[str, Any]
+def _company(payload: dict[str, Any]) -> dict[str, Any]:
     if isinstance(payload.get("company"), dict):
-        company = dict(payload["company"])
-    else:
-        company = {}
-        name = _text(payload.get("company"), "company")
-        if name:
-            company["name"] = name
+        return dict(payload["company"])
+    name = _text(payload.get("company"), "company")
+    return {"name": name} if name else {}
 
+
+def _fold_contact(payload: dict[str, Any], contact: dict[str, Any]) -> None:
+    """The flat contact names (`email`, ..., `full_name`) into `contact`."""
     for key in FLAT_CONTACT:
         if key in payload and key not in contact:
             contact[key] = payload[key]
@@ -151,13 +128,22 @@ def lead_from_payload(
         full = _text(payload["full_name"], "full_name")
         if full:
             contact["first_name"], contact["last_name"] = split_full_name(full)
+
+
+def _fold_title(payload: dict[str, Any], title: dict[str, Any]) -> None:
     if "job_title" in payload and "raw" not in title:
         title["raw"] = _text(payload["job_title"], "job_title")
     if "raw" in title:
         title["raw"] = _text(title["raw"], "title.raw")
     for key, value in title.items():
         if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
-            raise InvalidLead(f"title.{key}", f"longer than {MAX_FIELD_CHARS} characters")
+            raise InvalidLeadError(f"title.{key}", f"longer than {MAX_FIELD_CHARS} characters")
+
+
+def _fold_rest(payload: dict[str, Any], source: dict[str, Any], custom: dict[str, Any]
+               ) -> None:
+    """The flat source names into `source`; `website`, `submitted_at` and unknown flat
+    fields into `custom`."""
     for key in SOURCE_FLAT:
         if key in payload and key not in source:
             source[key] = payload[key]
@@ -169,28 +155,34 @@ def lead_from_payload(
         if key not in KNOWN_FIELDS:
             custom.setdefault(key, value)
 
-    for key in FLAT_CONTACT:
-        contact[key] = _text(contact.get(key), f"contact.{key}")
-    # A sender that cannot correct its lead (a webhook, an import) is `lenient`: a value
-    # that does not parse is kept under custom.invalid_fields, as long as the lead still
-    # has a channel, rather than losing the whole lead.
-    dropped: dict[str, dict[str, str]] = {}
+
+# A sender that cannot correct its lead (a webhook, an import) is `lenient`: a value that
+# does not parse is kept under custom.invalid_fields (`dropped`), as long as the lead
+# still has a channel, rather than losing the whole lead.
+
+def _country(payload: dict[str, Any], company: dict[str, Any], lenient: bool,
+             dropped: dict[str, dict[str, str]]) -> str | None:
     country_raw = _text(payload.get("country") or company.get("country"), "country")
     country = normalize_country(country_raw) if country_raw else None
     if country_raw and country is None:
         if not lenient:
-            raise InvalidLead("country", f"unknown country {country_raw!r}")
+            raise InvalidLeadError("country", f"unknown country {country_raw!r}")
         dropped["country"] = {"value": country_raw, "reason": "unknown country"}
+    return country
 
+
+def _channels(contact: dict[str, Any], country: str | None, lenient: bool,
+              dropped: dict[str, dict[str, str]]) -> tuple[str | None, str | None]:
+    """The lead's normalized email and phone; at least one is required."""
     email = None
-    email_problem_: InvalidLead | None = None
+    email_problem_: InvalidLeadError | None = None
     if contact["email"]:
         email = normalize_email(contact["email"])
         if email is None:
-            email_problem_ = InvalidLead(
+            email_problem_ = InvalidLeadError(
                 "contact.email", email_problem(contact["email"]) or "not a valid email")
     phone = None
-    phone_problem: InvalidLead | None = None
+    phone_problem: InvalidLeadError | None = None
     if contact["phone"]:
         phone = normalize_phone(contact["phone"], country)
         digits = re.sub(r"[\s().-]", "", contact["phone"])
@@ -199,7 +191,7 @@ def lead_from_payload(
             phone = normalize_phone(f"+{digits}", None)
         if phone is None:
             where = f" for country {country}" if country else " (add +country code or country)"
-            phone_problem = InvalidLead("contact.phone", f"not a possible phone number{where}")
+            phone_problem = InvalidLeadError("contact.phone", f"not a possible phone number{where}")
     for problem, value in ((email_problem_, contact["email"]), (phone_problem,
                                                                 contact["phone"])):
         if problem is None:
@@ -209,7 +201,36 @@ def lead_from_payload(
         dropped[problem.field.removeprefix("contact.")] = {"value": value,
                                                             "reason": problem.reason}
     if not email and not phone:
-        raise InvalidLead("contact", "a lead needs an email or a phone")
+        raise InvalidLeadError("contact", "a lead needs an email or a phone")
+    return email, phone
+
+
+def lead_from_payload(
+    payload: Any,
+    *,
+    provider: str,
+    channel: str,
+    now: datetime,
+    sender_id: str | None = None,
+    lenient: bool = False,
+) -> Lead:
+    """Validate a submitted payload and build the captured lead, or raise InvalidLeadError."""
+    if not isinstance(payload, dict):
+        raise InvalidLeadError("body", "must be a JSON object")
+    contact = _section(payload, "contact")
+    source = _section(payload, "source")
+    custom = _section(payload, "custom")
+    title = _section(payload, "title")
+    company = _company(payload)
+    _fold_contact(payload, contact)
+    _fold_title(payload, title)
+    _fold_rest(payload, source, custom)
+
+    for key in FLAT_CONTACT:
+        contact[key] = _text(contact.get(key), f"contact.{key}")
+    dropped: dict[str, dict[str, str]] = {}
+    country = _country(payload, company, lenient, dropped)
+    email, phone = _channels(contact, country, lenient, dropped)
     if dropped:
         custom["invalid_fields"] = dropped
 
@@ -243,4 +264,4 @@ def lead_from_payload(
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"])
-        raise InvalidLead(field, err["msg"]) from None
+        raise InvalidLeadError(field, err["msg"]) from None

@@ -53,8 +53,6 @@ CONVENTIONAL: dict[str, str] = {alias: target for target, aliases in _CONVENTION
 SOURCE_TARGETS = frozenset(("utm_source", "utm_medium", "utm_campaign", "utm_term",
                             "utm_content", "referrer", "landing_page", "form_id",
                             "campaign_id", "ad_id"))
-_FLAT_TARGETS = frozenset(("email", "phone", "first_name", "last_name", "full_name",
-                           "company", "job_title", "website", "country"))
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 _TRUE = frozenset(("1", "true", "yes", "y", "on", "checked", "agree", "agreed", "accepted",
                    "ja", "oui", "si", "sí", "x"))
@@ -109,7 +107,7 @@ Mapping_ = FormSource | ImportSource | WebhookForm | WebhookSource
 def mappings_for(sources: Sources, sub: Submission) -> list[Mapping_]:
     """The org file's mappings that apply to a submission, most specific first."""
     out: list[Mapping_] = []
-    webhook = sources.webhooks.get(sub.provider)  # type: ignore[call-overload]
+    webhook = sources.webhooks.get(sub.provider)
     if webhook is not None:
         form = webhook.form(sub.form_key or sub.source.get("form_id"))
         if form is not None:
@@ -134,81 +132,107 @@ def _first_text(value: Any) -> Any:
     return value
 
 
-def payload_from_submission(sub: Submission, mappings: list[Mapping_] | None = None,
-                            *, columns: bool = False) -> tuple[dict[str, Any], dict[str, str]]:
-    """The payload for `lead_from_payload`, and which sender field fed each lead field
-    (so an error can name the sender's field). `columns` reads `ImportSource.columns`."""
-    mappings = mappings or []
+@dataclass
+class _Draft:
+    """A payload being built from one submission's answers."""
+
+    consent: list[ConsentItem]
+    payload: dict[str, Any] = field(default_factory=dict)
+    source: dict[str, str] = field(default_factory=dict)
+    custom: dict[str, Any] = field(default_factory=dict)
+    origin: dict[str, str] = field(default_factory=dict)  # lead field -> sender's field
+
+    def place(self, name: str, raw: Any, target: str | None) -> None:
+        """One answer under its target; the first field mapped to a target wins, the
+        others are kept under custom as given."""
+        if target == "ignore":
+            return
+        value = _first_text(raw)
+        if target is None:
+            self.custom[name] = raw
+        elif target == "consent":
+            self.consent.append(ConsentItem(name, truthy(raw)))
+        elif target.startswith("custom."):
+            self.custom[target[7:]] = raw
+        elif value is None or value == "":
+            return
+        elif target in SOURCE_TARGETS and target not in self.source:
+            self.source[target] = value
+            self.origin[f"source.{target}"] = name
+        elif target not in SOURCE_TARGETS and target not in self.payload:
+            self.payload[target] = value
+            self.origin[_lead_path(target)] = name
+        else:
+            self.custom[name] = raw
+
+    def default(self, target: str, value: Any) -> None:
+        if target.startswith("custom."):
+            self.custom.setdefault(target[7:], value)
+        elif target in SOURCE_TARGETS:
+            self.source.setdefault(target, value)
+        else:
+            self.payload.setdefault(target, value)
+
+
+def _explicit(mappings: list[Mapping_], columns: bool) -> dict[str, str]:
+    """The org file's field names for this submission, the most specific winning."""
     explicit: dict[str, str] = {}
     for m in reversed(mappings):  # most specific last, so it wins
         explicit.update(m.fields)
         if columns and isinstance(m, ImportSource):
             explicit.update(m.columns)
-    explicit_keys = {field_key(k): v for k, v in explicit.items()}
+    return explicit
 
-    payload: dict[str, Any] = {}
-    source: dict[str, str] = {}
-    custom: dict[str, Any] = {}
-    consent = list(sub.consent)
-    origin: dict[str, str] = {}
+
+def _consent(items: list[ConsentItem], consent_text: str | None,
+             captured_at: datetime | None) -> dict[str, Any]:
+    for item in items:
+        if item.text is None and consent_text:
+            item.text = consent_text
+    checked = any(item.checked for item in items)
+    texts = [item.text for item in items if item.text and item.checked]
+    return {
+        "marketing": checked,
+        "basis": "consent" if checked else None,
+        "text": "\n".join(texts) or None,
+        "captured_at": (captured_at or None),
+        "items": [{"key": i.key, "checked": i.checked, "text": i.text} for i in items],
+    }
+
+
+def payload_from_submission(sub: Submission, mappings: list[Mapping_] | None = None,
+                            *, columns: bool = False) -> tuple[dict[str, Any], dict[str, str]]:
+    """The payload for `lead_from_payload`, and which sender field fed each lead field
+    (so an error can name the sender's field). `columns` reads `ImportSource.columns`."""
+    mappings = mappings or []
+    explicit = _explicit(mappings, columns)
+    explicit_keys = {field_key(k): v for k, v in explicit.items()}
+    draft = _Draft(list(sub.consent))
     for name, raw in sub.answers.items():
-        target = explicit.get(name) or explicit_keys.get(field_key(name)) \
-            or CONVENTIONAL.get(field_key(name)) or sub.hints.get(name)
-        if target == "ignore":
-            continue
-        value = _first_text(raw)
-        if target is None:
-            custom[name] = raw
-        elif target == "consent":
-            consent.append(ConsentItem(name, truthy(raw)))
-        elif target.startswith("custom."):
-            custom[target[7:]] = raw
-        elif value is None or value == "":
-            continue
-        elif target in SOURCE_TARGETS and target not in source:
-            source[target] = value
-            origin[f"source.{target}"] = name
-        elif target not in SOURCE_TARGETS and target not in payload:
-            payload[target] = value
-            origin[_lead_path(target)] = name
-        else:  # the first field mapped to a target wins; the others are kept as given
-            custom[name] = raw
+        draft.place(name, raw, explicit.get(name) or explicit_keys.get(field_key(name))
+                    or CONVENTIONAL.get(field_key(name)) or sub.hints.get(name))
     for m in mappings:
         for target, value in m.defaults.items():
-            if target.startswith("custom."):
-                custom.setdefault(target[7:], value)
-            elif target in SOURCE_TARGETS:
-                source.setdefault(target, value)
-            else:
-                payload.setdefault(target, value)
+            draft.default(target, value)
     for key, value in sub.source.items():
         if value not in (None, ""):
-            source.setdefault(key, value)
+            draft.source.setdefault(key, value)
     for key, value in sub.extra.items():
-        custom.setdefault(key, value)
+        draft.custom.setdefault(key, value)
 
-    consent_text = next((m.consent_text for m in mappings if m.consent_text), None)
-    if consent:
-        for item in consent:
-            if item.text is None and consent_text:
-                item.text = consent_text
-        checked = any(item.checked for item in consent)
-        texts = [item.text for item in consent if item.text and item.checked]
-        payload["consent"] = {
-            "marketing": checked,
-            "basis": "consent" if checked else None,
-            "text": "\n".join(texts) or None,
-            "captured_at": (sub.submitted_at or None),
-            "items": [{"key": i.key, "checked": i.checked, "text": i.text} for i in consent],
-        }
-    payload["source"] = source
-    if custom:
-        payload["custom"] = custom
+    payload = draft.payload
+    if draft.consent:
+        payload["consent"] = _consent(
+            draft.consent, next((m.consent_text for m in mappings if m.consent_text), None),
+            sub.submitted_at)
+    payload["source"] = draft.source
+    if draft.custom:
+        payload["custom"] = draft.custom
     if sub.test:
         payload["flags"] = {"test": True}
     if sub.submitted_at is not None:
         payload["submitted_at"] = sub.submitted_at.astimezone(UTC).isoformat()
-    return payload, origin
+    return payload, draft.origin
 
 
 def _lead_path(target: str) -> str:

@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 from services.capture.api import captured_event
-from services.capture.intake import InvalidLead, lead_from_payload
+from services.capture.intake import InvalidLeadError, lead_from_payload
 from services.capture.store import ReceiptStore
 from shared import db, kafka
 from shared.errors import ConfigError
@@ -52,7 +52,7 @@ def rebuild(receipt: dict[str, Any]) -> Lead:
                                  now=receipt["received_at"],
                                  sender_id=receipt["idempotency_key"],
                                  lenient=provider not in ("api", "form"))
-    except InvalidLead as bad:
+    except InvalidLeadError as bad:
         raise ConfigError(f"lead {receipt['lead_id']}: stored payload no longer valid: "
                           f"{bad.field}: {bad.reason}") from None
     if lead.lead_id != receipt["lead_id"]:

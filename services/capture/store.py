@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared import db
 from shared.batcher import Batcher
 
+PURGE_BATCH = 5000  # rows per retention statement: short transactions, no long locks
+
 
 @dataclass(frozen=True, eq=False)
 class Delivery:
@@ -168,9 +170,9 @@ class ReceiptStore:
                 "AND published_at IS NOT NULL"), {"ids": lead_ids})
             return {str(r.lead_id) for r in rows}
 
-    async def purge(self, before: datetime, limit: int = 5000) -> int:
+    async def purge(self, before: datetime, limit: int = PURGE_BATCH) -> int:
         """Drop raw bodies and payloads received before `before`; receipts stay. Returns
-        how many rows it changed (0: nothing older is left)."""
+        how many rows it changed, up to `limit` (fewer: nothing older is left)."""
         async with db.transaction(self.engine) as conn:
             gone = (await conn.execute(text(
                 "DELETE FROM capture.deliveries WHERE id IN (SELECT id FROM capture.deliveries "

@@ -5,6 +5,7 @@ server reached through capture's URL settings."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -25,7 +26,7 @@ from services.capture.intake import derive_lead_id
 from services.capture.main import build as build_capture
 from services.capture.store import Receipt, ReceiptStore
 from shared import topics
-from shared.service import Runtime, make_app
+from shared.service import Parts, Runtime, make_app
 from shared.settings import Settings
 from tests.kafka_tools import read_topic, values
 from tests.provider_kit import (
@@ -50,6 +51,7 @@ class Stack:
     rt: Runtime
     fake: FakeLeadApis
     settings: Settings
+    parts: Parts
 
     def receipts(self) -> ReceiptStore:
         return ReceiptStore(self.rt.engine)
@@ -74,7 +76,7 @@ async def stack(settings: Settings, **overrides: Any) -> AsyncIterator[Stack]:
         try:
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi),
                                          base_url=BASE) as client:
-                yield Stack(client, rt, fake, own)
+                yield Stack(client, rt, fake, own, parts)
         finally:
             await rt.close()
 
@@ -657,3 +659,26 @@ async def test_bodies_past_the_retention_are_dropped_and_receipts_stay(
         again = await s.client.post("/v1/webhooks/webflow", content=body, headers=
                                     webflow_headers(body, int(time.time() * 1000)))
         assert again.status_code == 200 and again.json()["duplicate"] == 1
+
+
+async def test_the_retention_task_drops_old_bodies_at_once_and_stops_when_asked(
+        settings: Settings) -> None:
+    async with stack(settings) as s:
+        body, _ = webflow_body()
+        reply = await s.client.post("/v1/webhooks/webflow", content=body, headers=
+                                    webflow_headers(body, int(time.time() * 1000)))
+        lead_id = reply.json()["results"][0]["lead_id"]
+        # A month on, the body is past the default retention (30d).
+        s.rt.now = lambda: datetime.now(UTC) + timedelta(days=31)
+        stop = asyncio.Event()
+        (retention,) = s.parts.tasks
+        task = asyncio.create_task(retention(stop))
+        kept = await s.receipts().trace(lead_id)
+        for _ in range(100):
+            if kept is not None and kept["delivery_list"] == []:
+                break
+            await asyncio.sleep(0.05)
+            kept = await s.receipts().trace(lead_id)
+        stop.set()
+        await asyncio.wait_for(task, 5)  # the hourly wait ends with the stop
+        assert kept is not None and kept["payload"] is None and kept["delivery_list"] == []

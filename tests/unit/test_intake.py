@@ -13,12 +13,14 @@ from typing import Any
 
 import pytest
 
+from services.capture import replies
 from services.capture.intake import (
     MAX_FIELD_CHARS,
-    InvalidLead,
+    InvalidLeadError,
     derive_lead_id,
     lead_from_payload,
 )
+from shared.errors import InvalidInputError, PermanentError
 from shared.lead import Lead
 from tests.builders import NOW
 
@@ -31,8 +33,8 @@ def capture(payload: Any, *, provider: str = "api", channel: str = "api",
                              sender_id=sender_id)
 
 
-def refusal(payload: Any) -> InvalidLead:
-    with pytest.raises(InvalidLead) as caught:
+def refusal(payload: Any) -> InvalidLeadError:
+    with pytest.raises(InvalidLeadError) as caught:
         capture(payload)
     return caught.value
 
@@ -241,8 +243,9 @@ def test_invalid_lead_names_the_field_and_why(
     assert bad.reason
     if reason is not None:
         assert bad.reason == reason
-    assert bad.body() == {"error": "invalid lead",
-                          "errors": [{"field": field, "reason": bad.reason}]}
+    assert str(bad) == f"{field}: {bad.reason}"
+    assert replies.invalid(bad.field, bad.reason).body == {
+        "error": "invalid lead", "errors": [{"field": field, "reason": bad.reason}]}
 
 
 @pytest.mark.parametrize("body", [None, [], ["email", "x@acme.com"], "x@acme.com", 42, True])
@@ -316,12 +319,12 @@ def test_job_title_is_trimmed_like_every_text_field() -> None:
 
 
 def test_a_number_too_large_to_carry_is_a_422_not_a_crash() -> None:
-    with pytest.raises(InvalidLead):
+    with pytest.raises(InvalidLeadError):
         capture({"email": "x@acme.com", "crm_id": 2**64})
 
 
 def test_a_number_too_large_to_carry_is_refused_even_with_an_idempotency_key() -> None:
-    with pytest.raises(InvalidLead) as caught:
+    with pytest.raises(InvalidLeadError) as caught:
         capture({"email": "x@acme.com", "custom": {"crm_id": 2**64}}, sender_id="key-1")
 
     assert caught.value.field == "body"
@@ -438,17 +441,17 @@ def test_invalid_lead_passes_through_a_context_manager_unchanged() -> None:
     def transaction() -> Iterator[None]:
         yield
 
-    with pytest.raises(InvalidLead) as caught, transaction():
+    with pytest.raises(InvalidLeadError) as caught, transaction():
         capture({"first_name": "Ana"})
 
     assert caught.value.field == "contact"
 
 
-def test_invalid_lead_is_an_ordinary_exception() -> None:
-    bad = InvalidLead("contact.email", "not a valid email")
+def test_invalid_lead_is_leadflow_invalid_input_and_an_ordinary_exception() -> None:
+    bad = InvalidLeadError("contact.email", "not a valid email")
     bad.add_note("seen in a test")
 
     assert (bad.field, bad.reason, bad.args) == (
         "contact.email", "not a valid email", ("contact.email", "not a valid email"))
-    assert bad.body() == {"error": "invalid lead", "errors": [
-        {"field": "contact.email", "reason": "not a valid email"}]}
+    assert isinstance(bad, InvalidInputError) and isinstance(bad, PermanentError)
+    assert str(bad) == "contact.email: not a valid email"

@@ -21,7 +21,8 @@ def loaded_after(code: str) -> set[str]:
 
 
 @pytest.mark.parametrize("module", ["services.capture.main", "services.capture.api",
-                                    "services.capture.sources_api"])
+                                    "services.capture.webhooks", "services.capture.forms",
+                                    "services.capture.imports_api"])
 def test_importing_capture_does_not_load_enrich_libraries(module: str) -> None:
     loaded = loaded_after(f"import {module}")
     assert "services" in loaded  # the probe did import the module

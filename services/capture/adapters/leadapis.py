@@ -18,6 +18,8 @@ from urllib.parse import quote
 import httpx
 import orjson
 
+from services.capture.providers.linkedin import urn_id
+from shared.errors import LeadflowError
 from shared.settings import Settings
 
 GRAPH_LEAD_FIELDS = ("id,created_time,field_data,custom_disclaimer_responses,ad_id,adset_id,"
@@ -31,7 +33,9 @@ LINKEDIN_RESPONSE_FIELDS = ("ownerInfo,associatedEntityInfo,leadMetadataInfo,own
                             "form:(hiddenFields,creationLocale,name,id,content)")
 
 
-class FetchError(Exception):
+class FetchError(LeadflowError):
+    """A lead the provider's API did not give: `retry` says whether to deliver again."""
+
     def __init__(self, reason: str, *, retry: bool) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -135,6 +139,4 @@ def _json(content: bytes) -> Any:
 def _linkedin_key(urn: str) -> str:
     """The path key of a LinkedIn entity: the bare id of `urn:li:leadGenFormResponse:<id>`,
     the numeric form id of `urn:li:versionedLeadGenForm:(urn:li:leadGenForm:<id>,<v>)`."""
-    from services.capture.providers import urn_id
-
     return urn_id(urn)
