@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared import kafka, topics
@@ -124,7 +123,3 @@ async def replay_dead_letters(settings: Settings, limit: int = 0) -> int:
         await consumer.stop()
         await producer.stop()
     return replayed
-
-
-def dump(obj: Any) -> str:
-    return orjson.dumps(obj, option=orjson.OPT_INDENT_2).decode()

@@ -65,9 +65,6 @@ class OrgError(ConfigError, ValueError):
             "\n".join(_format_error(filename, p, msg) for p, msg in self.errors)
         )
 
-    def with_filename(self, filename: str) -> OrgError:
-        return OrgError(self.path, self.problem, filename, self.errors)
-
 
 def _format_error(filename: str | None, path: str, problem: str) -> str:
     return ": ".join(part for part in (filename, path, problem) if part)

@@ -38,13 +38,6 @@ def async_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def asyncpg_dsn(url: str) -> str:
-    """The same database as a plain libpq URL, for asyncpg's own connect()."""
-    return make_url(async_url(url)).set(drivername="postgresql").render_as_string(
-        hide_password=False
-    )
-
-
 def create_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
     return create_async_engine(
         async_url(url), pool_size=pool_size, max_overflow=5, pool_pre_ping=True,

@@ -49,12 +49,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def rfc3339(at: datetime) -> str:
-    if at.tzinfo is None:
-        raise ValueError("naive datetime has no offset")
-    return at.isoformat()
-
-
 @dataclass(slots=True)
 class Event:
     """One CloudEvent. `type` is the short name (`lead.captured`)."""

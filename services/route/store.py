@@ -93,15 +93,6 @@ async def load_latest_assignment_events(conn: AsyncConnection, lead_ids: list[st
     return {str(r.lead_id): r.event for r in rows}
 
 
-async def latest_attempts(conn: AsyncConnection, lead_ids: list[str]) -> dict[str, int]:
-    if not lead_ids:
-        return {}
-    rows = (await conn.execute(text(
-        "SELECT lead_id, max(attempt) AS a FROM route.assignments "
-        "WHERE lead_id = ANY(CAST(:i AS uuid[])) GROUP BY lead_id"), {"i": lead_ids})).all()
-    return {str(r.lead_id): int(r.a) for r in rows}
-
-
 async def reps_tried(conn: AsyncConnection, lead_ids: list[str]
                      ) -> dict[str, frozenset[str]]:
     """Each lead's reps so far (any attempt); a lead no rep had is absent."""
