@@ -101,6 +101,7 @@ async def test_each_due_timer_breaches_once_across_replicas_and_reassigns(
     per_lead: dict[str, list[Any]] = {}
     for r in rows:
         per_lead.setdefault(str(r.lead_id), []).append(r)
+    assert set(per_lead) == set(ids)
     assert all(len(v) == 2 for v in per_lead.values()), per_lead
     assert all(v[0].rep_id != v[1].rep_id and v[1].attempt == 2 for v in per_lead.values())
     assert sum(fired) >= 6

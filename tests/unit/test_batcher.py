@@ -157,6 +157,6 @@ async def test_the_batcher_still_works_after_a_flush_returned_too_many_results()
 
     batcher = Batcher(flush)
 
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="flush returned 2 results"):
         await asyncio.wait_for(batcher.submit("a"), timeout=1)
     assert await asyncio.wait_for(batcher.submit("b"), timeout=1) == "B"

@@ -4,10 +4,7 @@ the person key that carries no personal data; and the 422 that names the field."
 from __future__ import annotations
 
 import hashlib
-import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -23,8 +20,6 @@ from services.capture.intake import (
 from shared.errors import InvalidInputError, PermanentError
 from shared.lead import Lead
 from tests.builders import NOW
-
-HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 def capture(payload: Any, *, provider: str = "api", channel: str = "api",
@@ -426,25 +421,11 @@ def test_person_key_is_the_sha256_hex_of_the_normalized_identity(
     lead = capture({"first_name": "Ana", "last_name": "Diaz", **payload})
 
     assert lead.person_key == hashlib.sha256(identity.encode()).hexdigest()
-    assert HEX64.fullmatch(lead.person_key)
-    for personal in ("ana", "diaz", "acme", "4155550123"):
-        assert personal not in lead.person_key
 
 
 def test_same_person_in_different_case_gets_the_same_person_key() -> None:
     assert (capture({"email": "ANA@acme.com"}).person_key
             == capture({"email": "ana@Acme.COM", "first_name": "Ana"}).person_key)
-
-
-def test_invalid_lead_passes_through_a_context_manager_unchanged() -> None:
-    @contextmanager
-    def transaction() -> Iterator[None]:
-        yield
-
-    with pytest.raises(InvalidLeadError) as caught, transaction():
-        capture({"first_name": "Ana"})
-
-    assert caught.value.field == "contact"
 
 
 def test_invalid_lead_is_leadflow_invalid_input_and_an_ordinary_exception() -> None:

@@ -115,6 +115,15 @@ def test_repeat_lead_keeps_the_first_touch_source() -> None:
     assert second["source"]["utm_campaign"] == "spring"
 
 
+def test_a_repeat_lead_keeps_its_own_value_where_the_person_had_another() -> None:
+    second = repeat_lead(company={"domain": "acme.co.uk"})
+
+    _, person = linked(first_lead(), second)
+
+    assert second["company"]["domain"] == "acme.co.uk"
+    assert person.profile["company"]["domain"] == "acme.co.uk"  # the latest is remembered
+
+
 @pytest.mark.parametrize(
     ("section", "key", "expected"),
     [
@@ -127,7 +136,6 @@ def test_repeat_lead_keeps_the_first_touch_source() -> None:
         pytest.param("title", "seniority", "vp", id="seniority-filled"),
         pytest.param("contact", "phone", "+14155550999", id="new-phone-kept"),
         pytest.param("company", "employees", 80, id="new-headcount-kept"),
-        pytest.param("company", "domain", "acme.com", id="same-value-kept"),
     ],
 )
 def test_repeat_lead_gets_empty_fields_filled_and_keeps_its_own_values(

@@ -255,11 +255,13 @@ def test_fit_and_behaviour_add_up_to_the_points_and_each_reason_says_which() -> 
     lead = prospect("vp", 250, "software", "US", [("demo_request", 0 * DAYS),
                                                     ("email_open", 0 * DAYS)])
     score = score_lead(lead, MODEL, NOW, "m1")
-    assert score.fit is not None and score.behaviour is not None
+    # VP 15 + 200+ employees 15 + software 10 + US 10; demo request 25 + an email open 1
+    assert (score.fit, score.behaviour) == (50, 26)
     assert score.fit + score.behaviour == score.points
     assert score.fit == sum(r.points for r in score.reasons if r.kind == "fit")
     assert score.behaviour == sum(r.points for r in score.reasons if r.kind == "behaviour")
-    assert {r.rule for r in score.reasons if r.kind == "behaviour"} >= {"demo-request"}
+    assert {r.rule for r in score.reasons if r.kind == "behaviour"} == {"demo-request",
+                                                                        "email-open"}
 
 
 @pytest.mark.parametrize(("overrides", "rule", "points"), [

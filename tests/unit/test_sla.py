@@ -161,7 +161,7 @@ def test_lapsed_assignment_is_reassigned_until_the_limit_then_escalated(
 
 @pytest.mark.parametrize(("attempt", "reassign_times"), [(0, 2), (-1, 2), (1, -1)])
 def test_impossible_escalation_inputs_are_refused(attempt, reassign_times):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"attempt starts at 1|must not be negative"):
         decide_escalation(attempt, reassign_times)
 
 

@@ -82,8 +82,12 @@ def test_each_provider_signature_is_checked_over_the_raw_bytes(verify, headers, 
 
 def test_typeform_signature_is_padded_base64_under_a_sha256_prefix() -> None:
     digest = hmac.new(b"tf-secret", BODY, hashlib.sha256).digest()
-    assert typeform_headers(BODY)["typeform-signature"] == \
-        "sha256=" + base64.b64encode(digest).decode()
+    typeform.verify_signature(
+        {"typeform-signature": "sha256=" + base64.b64encode(digest).decode()}, BODY, "tf-secret")
+    for wrong in ("sha256=" + digest.hex(),  # hex, as Meta signs: not Typeform's encoding
+                  base64.b64encode(digest).decode()):  # no prefix
+        with pytest.raises(BadSignatureError):
+            typeform.verify_signature({"typeform-signature": wrong}, BODY, "tf-secret")
 
 
 def test_hubspot_v3_signs_method_uri_body_and_timestamp_within_five_minutes() -> None:
@@ -323,8 +327,9 @@ def test_csv_rows_are_numbered_like_a_spreadsheet_and_blank_rows_skipped() -> No
 def test_csv_encodings_and_bad_headers() -> None:
     assert decode_csv("\ufeffemail\n".encode()) == "email\n"
     assert decode_csv("Firma\nMüller\n".encode("cp1252")) == "Firma\nMüller\n"
-    for text in ("", "\n\n", "a,a\n1,2\n", "x\x00y\n"):
-        with pytest.raises(BadFileError):
+    for text, why in (("", "must name the columns"), ("\n\n", "must name the columns"),
+                      ("a,a\n1,2\n", "appears twice"), ("x\x00y\n", "NUL bytes")):
+        with pytest.raises(BadFileError, match=why):
             _, rows = read_rows(text, 10)
             list(rows)
     _, rows = read_rows("email\n" + "a@b.io\n" * 3, 2)
