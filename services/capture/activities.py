@@ -20,12 +20,13 @@ from typing import Any
 import orjson
 
 from services.capture.intake import RFC3339, InvalidLeadError
+from shared import activity
 from shared.events import derived_id
 from shared.identity import normalize_email, normalize_phone, person_key
 
 ACTIVITY_TYPE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 MAX_PROPS_BYTES = 2048
-MAX_ACTIVITIES = 1000
+MAX_PER_REQUEST = 1000  # activities in one POST; a person keeps shared.activity's cap
 
 
 @dataclass
@@ -74,12 +75,13 @@ def read_activity(doc: Any, now: datetime, where: str = "") -> ActivityIn:
 
 
 def _time(raw: Any, bad: Callable[[str, str], InvalidLeadError]) -> datetime:
+    # Stricter than a stored activity's time: a sender must give the offset.
     if not isinstance(raw, str) or not RFC3339.fullmatch(raw):
         raise bad("at", "must be an RFC 3339 date-time with an offset")
-    try:
-        return datetime.fromisoformat(raw.upper()).astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise bad("at", "is not a real date-time") from None
+    at = activity.instant({"at": raw})
+    if at is None:
+        raise bad("at", "is not a real date-time")
+    return at
 
 
 def _props(props: Any, bad: Callable[[str, str], InvalidLeadError]) -> dict[str, Any]:

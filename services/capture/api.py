@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.capture import replies
-from services.capture.activities import MAX_ACTIVITIES, read_activity
+from services.capture.activities import MAX_PER_REQUEST, read_activity
 from services.capture.intake import InvalidLeadError, lead_from_payload
 from services.capture.replies import Reply, counted
 from services.capture.store import Delivery, Receipt, ReceiptStore
@@ -320,9 +320,9 @@ async def accept_activities(capture: Capture, headers: Mapping[str, str], body: 
     payload = read[1]
     many = isinstance(payload, dict) and "activities" in payload
     items = payload["activities"] if many else [payload]
-    if not isinstance(items, list) or not items or len(items) > MAX_ACTIVITIES:
+    if not isinstance(items, list) or not items or len(items) > MAX_PER_REQUEST:
         return counted(provider, replies.invalid(
-            "activities", f"must be a list of 1 to {MAX_ACTIVITIES} activities"))
+            "activities", f"must be a list of 1 to {MAX_PER_REQUEST} activities"))
     now = capture.rt.now()
     try:
         activities = [read_activity(doc, now, f"activities[{i}]." if many else "")
