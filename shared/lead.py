@@ -188,6 +188,7 @@ class AssignmentData(TypedDict, total=False):
     attempt: int
     sla: SlaClockData | None
     rejected: dict[str, Any]
+    overflow_from: str  # the rule's team, when a rep of an overflow team took the lead
 
 
 class LeadData(TypedDict, total=False):

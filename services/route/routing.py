@@ -71,12 +71,16 @@ class Decision:
     trace: list[dict[str, Any]]
     candidates: list[dict[str, Any]]
     rotation: Rotation | None = None
+    # Each team tried when the rule's team had nobody eligible (follow the sun), in
+    # order: `{"team_id", "candidates"}`.
+    teams_tried: list[dict[str, Any]] = field(default_factory=list)
 
     def record(self, org_version: str) -> dict[str, Any]:
         """The decision record: enough to explain where the lead went and why."""
         return {
             "rules": self.trace,
             "candidates": self.candidates,
+            **({"teams_tried": self.teams_tried} if self.teams_tried else {}),
             "rotation": None if self.rotation is None else {
                 "team_id": self.rotation.team_id, "last_rep_id": self.rotation.last_rep_id,
                 "turns": self.rotation.turns, "credits": self.rotation.credits,
@@ -251,12 +255,43 @@ def decide_route(
     assert team is not None  # validated by the org file
     rotation = rotations.get(team.id) or Rotation(team.id)
     chosen, new_rotation, candidates = choose_rep(team, rotation, avail, now, exclude)
-    if chosen is None:
-        return Decision({**base, "kind": "queue", "queue": fallback_queue(team),
-                         "team_id": team.id, "reason": NO_ELIGIBLE_REP,
-                         "strategy": team.strategy}, trace, candidates)
-    return Decision({**base, "kind": "rep", "rep_id": chosen.id, "team_id": team.id,
-                     "reason": "rule", "strategy": team.strategy}, trace, candidates, new_rotation)
+    if chosen is not None:
+        return Decision({**base, "kind": "rep", "rep_id": chosen.id, "team_id": team.id,
+                         "reason": "rule", "strategy": team.strategy}, trace, candidates,
+                        new_rotation)
+    tried = [{"team_id": team.id, "candidates": candidates}]
+    for other in overflow_teams(org, team):
+        rotation = rotations.get(other.id) or Rotation(other.id)
+        chosen, new_rotation, passed = choose_rep(other, rotation, avail, now, exclude)
+        tried.append({"team_id": other.id, "candidates": passed})
+        candidates = candidates + passed
+        if chosen is not None:
+            return Decision({**base, "kind": "rep", "rep_id": chosen.id, "team_id": other.id,
+                             "reason": "overflow", "strategy": other.strategy,
+                             "overflow_from": team.id}, trace, candidates, new_rotation, tried)
+    return Decision({**base, "kind": "queue", "queue": fallback_queue(team),
+                     "team_id": team.id, "reason": NO_ELIGIBLE_REP,
+                     "strategy": team.strategy}, trace, candidates,
+                    teams_tried=tried if len(tried) > 1 else [])
+
+
+def overflow_teams(org: OrgFile, team: Team) -> list[Team]:
+    """The teams a team's leads overflow to, in the order tried: its `overflow` list, each
+    followed by that team's own overflow (depth first), each team once."""
+    order: list[Team] = []
+    seen = {team.id}
+
+    def visit(current: Team) -> None:
+        for team_id in current.overflow:
+            other = org.team(team_id)
+            if other is None or other.id in seen:
+                continue
+            seen.add(other.id)
+            order.append(other)
+            visit(other)
+
+    visit(team)
+    return order
 
 
 # --------------------------------------------------------------------------- re-scoring

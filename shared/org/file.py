@@ -56,6 +56,7 @@ class OrgFile(_Model):
                     raise OrgError(f"{where}.id",
                                    f"rep {rep.id!r} is already defined at {reps[rep.id]}")
                 reps[rep.id] = where
+        _check_overflow(self.teams, teams)
         destinations = [(f"routing.rules[{i}].to", r.to) for i, r in enumerate(self.routing.rules)]
         if self.sla.escalate is not None and self.sla.escalate.then is not None:
             destinations.append(("sla.escalate.then", self.sla.escalate.then))
@@ -96,6 +97,30 @@ class OrgFile(_Model):
     def scoring_version(self) -> str:
         """As `version`, over the scoring section only: the score's `model`."""
         return _digest(self.scoring.model_dump(mode="json", by_alias=True))
+
+
+def _check_overflow(team_list: list[Team], index: dict[str, int]) -> None:
+    """Every overflow names another known team, and no chain of overflows comes back to a
+    team it started from (a lead would go round for ever)."""
+    by_id = {t.id: t for t in team_list}
+    for i, team in enumerate(team_list):
+        for k, target in enumerate(team.overflow):
+            path = f"teams[{i}].overflow[{k}]"
+            if target not in by_id:
+                raise OrgError(path, f"no team {target!r} in teams")
+            if target == team.id:
+                raise OrgError(path, f"team {team.id!r} cannot overflow to itself")
+    for team in team_list:
+        # Depth first from each team; a path that reaches a team already on it is a cycle.
+        stack: list[tuple[str, list[str]]] = [(team.id, [team.id])]
+        while stack:
+            current, chain = stack.pop()
+            for k, target in enumerate(by_id[current].overflow):
+                if target in chain:
+                    at = index[current]
+                    raise OrgError(f"teams[{at}].overflow[{k}]",
+                                   f"overflow cycle: {' -> '.join([*chain, target])}")
+                stack.append((target, [*chain, target]))
 
 
 def _digest(document: Any) -> str:

@@ -96,6 +96,9 @@ class Team(_Model):
     outside_hours: Literal["queue", "assign"] = "queue"
     reps: list[Rep]
     fallback_queue: str | None = None
+    # Follow the sun: teams tried in order (and theirs after them) when none of this
+    # team's reps is eligible, before the fallback queue.
+    overflow: list[Name] = Field(default_factory=list)
     notify: Notify | None = None
 
     @field_validator("timezone")

@@ -22,6 +22,7 @@ from shared.org import (
     load_org_file,
     parse_duration,
 )
+from tests.builders import make_org, rule, team
 
 DEMO = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "org.yaml"
 
@@ -358,3 +359,29 @@ def test_an_org_error_is_a_value_error_and_a_config_error() -> None:
     with pytest.raises(OrgError) as caught:
         load_org("")
     assert isinstance(caught.value, ValueError) and isinstance(caught.value, ConfigError)
+
+
+@pytest.mark.parametrize(("teams", "message"), [
+    pytest.param([team("a", "x", overflow=["zz"])],
+                 "teams[0].overflow[0]: no team 'zz' in teams", id="unknown-team"),
+    pytest.param([team("a", "x", overflow=["a"])],
+                 "teams[0].overflow[0]: team 'a' cannot overflow to itself", id="itself"),
+    pytest.param([team("a", "x", overflow=["b"]), team("b", "y", overflow=["a"])],
+                 "teams[1].overflow[0]: overflow cycle: a -> b -> a", id="two-team-cycle"),
+    pytest.param([team("a", "x", overflow=["b"]), team("b", "y", overflow=["c"]),
+                  team("c", "z", overflow=["b"])],
+                 "teams[2].overflow[0]: overflow cycle: a -> b -> c -> b", id="longer-cycle"),
+])
+def test_overflow_names_known_teams_and_never_comes_back(teams: list[dict[str, Any]],
+                                                         message: str) -> None:
+    with pytest.raises(OrgError) as caught:
+        make_org(teams=teams, routing={"rules": [rule("all", {"team": "a"})]})
+    assert message in str(caught.value)
+
+
+def test_overflow_may_share_a_team_without_a_cycle() -> None:
+    org = make_org(teams=[team("a", "x", overflow=["b", "c"]), team("b", "y", overflow=["c"]),
+                          team("c", "z")],
+                   routing={"rules": [rule("all", {"team": "a"})]})
+    a = org.team("a")
+    assert a is not None and a.overflow == ["b", "c"]

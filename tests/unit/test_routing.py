@@ -963,3 +963,52 @@ def test_a_rejected_lead_goes_back_to_marketing_as_the_next_attempt() -> None:
     assert assignment["track" if dest.kind == "nurture" else "queue"] == dest.target
     assert assignment["rejected"] == {"rep_id": "ana", "reason": "wrong fit",
                                       "at": NOW.isoformat()}
+
+
+# --------------------------------------------------------------------------- follow the sun
+
+SUN = make_org(
+    teams=[team("americas", "ana", "ben", overflow=["emea", "apac"],
+                fallback_queue="americas-waiting"),
+           team("emea", "chloe", "dev", overflow=["apac"]),
+           team("apac", "emma", strategy="round_robin")],
+    routing={"rules": [rule("all", {"team": "americas"})]})
+
+
+def test_nobody_eligible_in_the_team_sends_the_lead_to_the_first_overflow_team() -> None:
+    decision = route(lead(), SUN, away("ana", "ben"))
+
+    a = decision.assignment
+    assert (a["kind"], a["team_id"], a["rep_id"]) == ("rep", "emea", "chloe")
+    assert (a["reason"], a["overflow_from"], a["strategy"]) == ("overflow", "americas",
+                                                                "round_robin")
+    assert decision.rotation is not None and decision.rotation.team_id == "emea"
+    tried = decision.record(SUN.version)["teams_tried"]
+    assert [t["team_id"] for t in tried] == ["americas", "emea"]
+    assert {c["rep_id"]: c["passed_over"] for c in tried[0]["candidates"]} == {
+        "ana": "out_of_office", "ben": "out_of_office"}
+
+
+def test_overflow_goes_on_down_the_chain_each_team_once() -> None:
+    decision = route(lead(), SUN, away("ana", "ben", "chloe", "dev"))
+
+    assert (decision.assignment["team_id"], decision.assignment["rep_id"]) == ("apac", "emma")
+    assert [t["team_id"] for t in decision.teams_tried] == ["americas", "emea", "apac"]
+
+
+def test_nobody_anywhere_waits_in_the_first_teams_queue_with_every_team_tried() -> None:
+    decision = route(lead(), SUN, away("ana", "ben", "chloe", "dev", "emma"))
+
+    a = decision.assignment
+    assert (a["kind"], a["queue"], a["reason"]) == ("queue", "americas-waiting",
+                                                    NO_ELIGIBLE_REP)
+    assert [t["team_id"] for t in decision.teams_tried] == ["americas", "emea", "apac"]
+    assert decision.rotation is None
+
+
+def test_a_team_with_an_eligible_rep_never_overflows() -> None:
+    decision = route(lead(), SUN, away("ana"))
+
+    assert (decision.assignment["team_id"], decision.assignment["rep_id"]) == ("americas",
+                                                                               "ben")
+    assert decision.teams_tried == [] and "teams_tried" not in decision.record("v")
