@@ -214,7 +214,7 @@ async def claim_due_warnings(conn: AsyncConnection, now: datetime, limit: int
         LIMIT :limit
         FOR UPDATE OF t SKIP LOCKED"""), {"now": now, "limit": limit})).all()
     return [DueWarning(str(r.lead_id), r.attempt, r.rep_id, r.team_id, r.temperature,
-                       r.due_at, int(r.total), int(r.step), lead_of({"data": r.lead}))
+                       r.due_at, int(r.total), int(r.step), lead_of(r.lead))
             for r in rows]
 
 
@@ -247,7 +247,7 @@ async def claim_due_timers(conn: AsyncConnection, now: datetime, limit: int
     """Due open timers, locked; replicas skip each other's rows, so each fires once."""
     rows = (await conn.execute(text("""
         SELECT t.lead_id, t.attempt, t.rep_id, t.team_id, t.temperature, t.clock,
-               t.started_at, t.due_at, a.event
+               t.started_at, t.due_at, a.event -> 'data' AS lead
         FROM route.sla_timers t
         JOIN route.assignments a ON a.lead_id = t.lead_id AND a.attempt = t.attempt
         WHERE t.state = 'open' AND t.due_at <= :now
@@ -255,7 +255,7 @@ async def claim_due_timers(conn: AsyncConnection, now: datetime, limit: int
         LIMIT :limit
         FOR UPDATE OF t SKIP LOCKED"""), {"now": now, "limit": limit})).all()
     return [DueTimer(str(r.lead_id), r.attempt, r.rep_id, r.team_id, r.temperature, r.due_at,
-                     lead_of(r.event)) for r in rows]
+                     lead_of(r.lead)) for r in rows]
 
 
 async def close_timers(conn: AsyncConnection, keys: list[tuple[str, int]], state: str,
@@ -300,10 +300,10 @@ async def add_journey(conn: AsyncConnection, entries: list[JourneyStep]) -> None
     })
 
 
-def lead_of(event: Mapping[str, Any]) -> LeadData:
-    """The lead a stored assignment event carries, as a new dict (the caller may change it);
+def lead_of(data: Mapping[str, Any]) -> LeadData:
+    """A stored lead (an assignment event's data) as a new dict the caller may change;
     capture validated it and route wrote it."""
-    return cast(LeadData, dict(event["data"]))
+    return cast(LeadData, dict(data))
 
 
 async def load_lead(conn: AsyncConnection, lead_id: str) -> LeadData | None:
@@ -315,7 +315,7 @@ async def load_lead(conn: AsyncConnection, lead_id: str) -> LeadData | None:
 async def load_leads(conn: AsyncConnection, lead_ids: list[str]) -> dict[str, LeadData]:
     """`load_lead` for many leads in one query; a lead route never routed is absent."""
     events = await load_latest_assignment_events(conn, lead_ids)
-    return {lead_id: lead_of(event) for lead_id, event in events.items()}
+    return {lead_id: lead_of(event["data"]) for lead_id, event in events.items()}
 
 
 async def load_journey(conn: AsyncConnection, lead_id: str) -> dict[str, list[Any]]:

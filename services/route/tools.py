@@ -134,7 +134,7 @@ async def route_replay(settings: Settings, since: timedelta, candidate_path: Pat
             if not rows:
                 break
             for row in rows:
-                lead = store.lead_of({"data": row.lead})
+                lead = store.lead_of(row.lead)
                 lead.pop("assignment", None)
                 holder = held.holder(lead.get("person_key"), str(row.lead_id), row.assigned_at)
                 replay_one(lead, row.assigned_at, holder, live, candidate, result)

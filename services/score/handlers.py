@@ -89,8 +89,7 @@ class DecayPass:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.after = ""  # the last person key of the last page done; "" starts a pass
-        self.changed = 0  # in the pass under way
-        self.last_changed = 0  # by the last page
+        self.changed = 0  # leads the last page changed
 
     async def page(self) -> int:
         """One page; returns how many profiles it claimed (a full page: more to do)."""
@@ -121,14 +120,11 @@ class DecayPass:
                 await asyncio.wait_for(rt.publisher.publish(out), 30)
                 await store.save_scores(conn, leads, now)
                 await store.save_profiles(conn, updated, now)
-        self.last_changed = len(out)
-        self.changed += len(out)
-        if len(rows) < DECAY_PAGE:
-            if self.changed:
-                log.info("decay pass: %d lead(s) changed stage or temperature", self.changed)
-            self.after, self.changed = "", 0
-        else:
-            self.after = rows[-1][0]
+        self.changed = len(out)
+        if out:
+            log.info("decay pass: %d lead(s) changed stage or temperature", len(out))
+        # A short page ends the pass; the next one starts from the first person again.
+        self.after = rows[-1][0] if len(rows) == DECAY_PAGE else ""
         return len(rows)
 
 
@@ -138,6 +134,6 @@ async def rescore_cooled(rt: Runtime) -> int:
     changed = 0
     while True:
         claimed = await decay.page()
-        changed += decay.last_changed
+        changed += decay.changed
         if claimed < DECAY_PAGE:
             return changed

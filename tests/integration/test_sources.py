@@ -56,6 +56,11 @@ class Stack:
     def receipts(self) -> ReceiptStore:
         return ReceiptStore(self.rt.engine)
 
+    async def webflow(self, body: bytes) -> httpx.Response:
+        """A Webflow delivery of `body`, signed now."""
+        return await self.client.post("/v1/webhooks/webflow", content=body,
+                                      headers=webflow_headers(body, int(time.time() * 1000)))
+
     async def captured(self, expect: int, settle: float = 0.5) -> list[dict[str, Any]]:
         records = await read_topic(self.settings, topics.CAPTURED, expect=expect, settle=settle)
         return [v["data"] for v in values(records)]
@@ -439,8 +444,7 @@ async def test_a_crash_between_receipt_and_publish_is_published_on_the_retry(
         # What a crash leaves behind: the receipt written, the event never published.
         await s.receipts().record(Receipt(lead_id, "webflow", None, "email:x",
                                              datetime.now(UTC)))
-        reply = await s.client.post("/v1/webhooks/webflow", content=body, headers=
-                                    webflow_headers(body, int(time.time() * 1000)))
+        reply = await s.webflow(body)
         assert reply.status_code == 200 and reply.json()["accepted"] == 1
         [lead] = await s.captured(expect=1)
         assert lead["lead_id"] == lead_id
@@ -581,8 +585,7 @@ async def test_an_accepted_lead_is_replayed_from_its_receipt_as_the_same_event(
 
     async with stack(settings) as s:
         body, _ = webflow_body()
-        reply = await s.client.post("/v1/webhooks/webflow", content=body, headers=
-                                    webflow_headers(body, int(time.time() * 1000)))
+        reply = await s.webflow(body)
         lead_id = reply.json()["results"][0]["lead_id"]
         found = await trace(s.settings, lead_id)
         assert [bytes(d["body"]) for d in found["delivery_list"]] == [body]
@@ -647,8 +650,7 @@ async def test_bodies_past_the_retention_are_dropped_and_receipts_stay(
         settings: Settings) -> None:
     async with stack(settings) as s:
         body, _ = webflow_body()
-        reply = await s.client.post("/v1/webhooks/webflow", content=body, headers=
-                                    webflow_headers(body, int(time.time() * 1000)))
+        reply = await s.webflow(body)
         lead_id = reply.json()["results"][0]["lead_id"]
         store = s.receipts()
         assert (await store.trace(lead_id))["delivery_list"]
@@ -656,8 +658,7 @@ async def test_bodies_past_the_retention_are_dropped_and_receipts_stay(
             pass
         kept = await store.trace(lead_id)
         assert kept is not None and kept["payload"] is None and kept["delivery_list"] == []
-        again = await s.client.post("/v1/webhooks/webflow", content=body, headers=
-                                    webflow_headers(body, int(time.time() * 1000)))
+        again = await s.webflow(body)
         assert again.status_code == 200 and again.json()["duplicate"] == 1
 
 
@@ -665,8 +666,7 @@ async def test_the_retention_task_drops_old_bodies_at_once_and_stops_when_asked(
         settings: Settings) -> None:
     async with stack(settings) as s:
         body, _ = webflow_body()
-        reply = await s.client.post("/v1/webhooks/webflow", content=body, headers=
-                                    webflow_headers(body, int(time.time() * 1000)))
+        reply = await s.webflow(body)
         lead_id = reply.json()["results"][0]["lead_id"]
         # A month on, the body is past the default retention (30d).
         s.rt.now = lambda: datetime.now(UTC) + timedelta(days=31)
