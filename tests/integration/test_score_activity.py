@@ -4,12 +4,17 @@ lead is counted when the lead arrives, and a redelivered activity changes nothin
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+from sqlalchemy import text
+
 from services.capture.intake import lead_from_payload
 from services.score.handlers import handle_score_batch
+from shared.errors import RetryableError
 from shared.events import Event, make_event
 from shared.settings import Settings
 from tests.builders import StartRuntime
@@ -145,3 +150,84 @@ async def test_an_activity_score_cannot_read_is_skipped_and_the_lead_still_score
     out = await handle_score_batch([*odd, lead_event], rt)
     assert [o.event.type for o in out] == ["lead.scored"]
     assert out[0].event.data["activities"] == []
+
+
+async def warm_lead_gone_quiet(runtimes: list[Any]) -> dict[str, Any]:
+    """A lead scored warm on 2026-09-01 by a pricing-page visit, with every runtime's
+    clock 60 days on (two half-lives: it has cooled)."""
+    from datetime import timedelta
+
+    then = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
+    for rt in runtimes:
+        rt.now = lambda: then
+    lead = lead_from_payload({"email": f"quiet-{uuid.uuid4().hex[:6]}@corp.example",
+                              "job_title": "CEO"}, provider="api", channel="api",
+                             now=then).model_dump(mode="json")
+    lead["title"]["seniority"] = "c_level"
+    lead["activities"] = [{"type": "pricing_page_visit", "at": then.isoformat(),
+                           "props": {}}]
+    [first] = await handle_score_batch([make_event("lead.enriched", "enrich", lead)],
+                                       runtimes[0])
+    assert first.event.data["score"]["temperature"] == "warm"
+    for rt in runtimes:
+        rt.now = lambda: then + timedelta(days=60)
+    return lead
+
+
+async def decayed_events(settings: Settings, lead_id: str) -> list[dict[str, Any]]:
+    from shared import topics
+    from tests.kafka_tools import read_topic, values
+
+    return [v for v in values(await read_topic(settings, topics.SCORED, expect=1, settle=0.5))
+            if v["data"]["lead_id"] == lead_id]
+
+
+class DiesAfterPublishing:
+    """A publisher whose process is killed after the broker acknowledged a batch holding
+    `lead_id` and before the database commit."""
+
+    def __init__(self, real: Any, lead_id: str) -> None:
+        self.real, self.lead_id, self.killed = real, lead_id, False
+
+    async def publish(self, out: list[Any]) -> None:
+        await self.real.publish(out)
+        if not self.killed and any(o.event.data["lead_id"] == self.lead_id for o in out):
+            self.killed = True
+            raise RetryableError("killed between publish and commit")
+
+
+async def test_a_decay_page_killed_before_its_commit_runs_again_with_the_same_event(
+        settings: Settings, runtime: StartRuntime) -> None:
+    from services.score.handlers import DECAY_PAGE, DecayPass
+
+    rt = await runtime("score")
+    lead = await warm_lead_gone_quiet([rt])
+    real = rt.publisher
+    rt.publisher = DiesAfterPublishing(real, lead["lead_id"])
+    first = DecayPass(rt)
+    with pytest.raises(RetryableError):
+        while await first.page() >= DECAY_PAGE:
+            pass
+    rt.publisher = real
+    again = DecayPass(rt)  # the restarted process: its pass starts from the beginning
+    while await again.page() >= DECAY_PAGE:
+        pass
+    events = await decayed_events(settings, lead["lead_id"])
+    assert len(events) == 2 and events[0]["id"] == events[1]["id"]  # at least once, one id
+    assert {e["data"]["score"]["temperature"] for e in events} == {"cold"}
+    async with rt.engine.connect() as conn:
+        stored = (await conn.execute(text(
+            "SELECT temperature FROM score.scores WHERE lead_id = CAST(:i AS uuid)"),
+            {"i": lead["lead_id"]})).scalar()
+    assert stored == "cold"
+
+
+async def test_two_replicas_decaying_at_once_publish_a_cooled_lead_once(
+        settings: Settings, runtime: StartRuntime) -> None:
+    from services.score.handlers import rescore_cooled
+
+    a, b = await runtime("score"), await runtime("score")
+    lead = await warm_lead_gone_quiet([a, b])
+    await asyncio.gather(rescore_cooled(a), rescore_cooled(b))
+    events = await decayed_events(settings, lead["lead_id"])
+    assert [e["data"]["score"]["temperature"] for e in events] == ["cold"]
