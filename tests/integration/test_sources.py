@@ -682,3 +682,25 @@ async def test_the_retention_task_drops_old_bodies_at_once_and_stops_when_asked(
         stop.set()
         await asyncio.wait_for(task, 5)  # the hourly wait ends with the stop
         assert kept is not None and kept["payload"] is None and kept["delivery_list"] == []
+
+
+async def test_two_replicas_purging_at_once_drop_each_body_once_and_keep_the_receipt(
+        settings: Settings) -> None:
+    from shared.db import create_engine
+
+    async with stack(settings) as s:
+        bodies = [webflow_body()[0] for _ in range(3)]
+        lead_ids = [(await s.webflow(body)).json()["results"][0]["lead_id"] for body in bodies]
+        other = create_engine(s.settings.database_url, pool_size=2)  # a second replica
+        try:
+            later = datetime.now(UTC) + timedelta(seconds=1)
+            await asyncio.gather(s.receipts().purge(later, limit=2),
+                                 ReceiptStore(other).purge(later, limit=2))
+            while await s.receipts().purge(later):
+                pass
+        finally:
+            await other.dispose()
+        for lead_id in lead_ids:
+            kept = await s.receipts().trace(lead_id)
+            assert kept is not None and kept["published_at"] is not None
+            assert kept["payload"] is None and kept["delivery_list"] == []
