@@ -96,6 +96,18 @@ def register(route_sub: Subparsers) -> None:
     command(a, cmd_route_test, database=True)
 
 
+def queue_phrase(org: OrgFile, queue: str, team_id: str | None) -> str:
+    """Who takes a lead waiting in `queue`, in words."""
+    dealer = org.dealer(queue, team_id)
+    if dealer is not None:
+        return (f"waits in {queue}; dealt to team {dealer.id}'s reps ({dealer.strategy}, "
+                f"{org.queue_order(queue, dealer)} first) as soon as one is eligible")
+    entry = org.queue(queue)
+    if entry is not None and entry.worked_by.reps:
+        return f"waits in {queue} for {', '.join(entry.worked_by.reps)} to claim it"
+    return f"waits in {queue} for a rep to claim it (POST /v1/leads/{{id}}/claim)"
+
+
 def cmd_route_test(args: argparse.Namespace, settings: Settings) -> int:
     result = asyncio.run(route_test(settings, Path(args.lead),
                                     Path(args.org) if args.org else None))
@@ -118,7 +130,13 @@ def cmd_route_test(args: argparse.Namespace, settings: Settings) -> int:
                                              if step.get("passed_over") else "")
                  if "rep_id" in step else "")
         print(f"  {step['rule']:<24} {'matched' if step['matched'] else 'no'}{extra}")
-    if decision.candidates:
+    if decision.teams_tried:
+        print("teams tried (overflow):")
+        for tried in decision.teams_tried:
+            print(f"  {tried['team_id']}:")
+            for c in tried["candidates"]:
+                print(f"    {c['rep_id']:<22} {c['passed_over'] or 'chosen'}")
+    elif decision.candidates:
         print("candidates:")
         for c in decision.candidates:
             print(f"  {c['rep_id']:<24} {c['passed_over'] or 'chosen'}")
@@ -128,6 +146,11 @@ def cmd_route_test(args: argparse.Namespace, settings: Settings) -> int:
              "queue": lambda: f"queue {a.get('queue')}"}[a["kind"]]()
     print(f"decision: {where}; rule {a.get('rule')}, reason {a.get('reason')}"
           + (f", strategy {a['strategy']}" if a.get("strategy") else ""))
+    if a.get("overflow_from"):
+        print(f"overflow: nobody in {a['overflow_from']} was eligible; "
+              f"team {a.get('team_id')} took it")
+    if a["kind"] == "queue":
+        print(f"queue: {queue_phrase(result.org, a.get('queue') or '', a.get('team_id'))}")
     sla = a.get("sla")
     if sla is not None:
         print(f"SLA: {sla['temperature']}, due {sla['due_at']} ({sla['clock']} clock)"

@@ -72,3 +72,18 @@ NOTIFICATIONS = Counter(
 )
 SLA_WARNINGS = Counter(
     "leadflow_sla_warnings_total", "SLA reminders sent (sla.warning).", ["team", "temperature"])
+QUEUE_DEPTH = Gauge(
+    "leadflow_queue_depth",
+    "Leads waiting in each queue, read from the database (the same on every route replica: "
+    "aggregate with max, not sum).", ["queue"])
+QUEUE_OLDEST_AGE = Gauge(
+    "leadflow_queue_oldest_age_seconds",
+    "Age of the oldest lead waiting in each queue (0 when empty), read from the database.",
+    ["queue"])
+QUEUE_WAIT = Histogram(
+    "leadflow_queue_wait_seconds", "Time a lead waited in a queue: queued to dealt or claimed.",
+    ["queue"], buckets=(1, 10, 60, 300, 900, 1800, 3600, 4 * 3600, 8 * 3600, 16 * 3600,
+                        86400, 3 * 86400))
+QUEUE_DEALT = Counter(
+    "leadflow_queue_dealt_total", "Queued leads given to a rep, by how (dealt, claimed, "
+    "assigned by hand).", ["queue", "how"])

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     capture_linger_ms: int = Field(5, ge=0)
     max_body_bytes: int = Field(1_000_000, ge=1024)
     sla_tick_s: float = Field(0.25, gt=0)
+    # How often route looks for queued leads a rep could now be dealt (and refreshes the
+    # queue gauges).
+    queue_tick_s: float = Field(1.0, gt=0)
     log_level: str = "INFO"
 
     # Capture's lead sources (DESIGN.md section 7). Secrets come only from the environment;

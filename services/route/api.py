@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.route import store
 from services.route.assignments import Observations
 from services.route.feedback import accept_lead, reject_lead, touch_lead
+from services.route.queue_api import queue_routes
 from services.route.routing import rep_problem
 from shared import db
 from shared.auth import bearer_ok, lead_id_param, require_bearer, token_matches
@@ -182,6 +183,7 @@ def build_router(rt: Runtime) -> APIRouter:
                                       "reason": "open /?key=<LEADFLOW_ADMIN_KEY>"})
         return await render_ops(rt)
 
+    guarded.include_router(queue_routes(rt))
     router.include_router(guarded)
     return router
 

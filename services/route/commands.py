@@ -1,17 +1,20 @@
 """Route's `leadflow` subcommands: `route replay` (how many recent leads a candidate org
-file would send elsewhere; read-only). `route test`, which chains capture, enrich and
-score before route decides, is the `leadflow` package's own (leadflow/dryrun.py)."""
+file would send elsewhere; read-only) and `queues` (what waits where). `route test`,
+which chains capture, enrich and score before route decides, is the `leadflow` package's
+own (leadflow/dryrun.py)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+from datetime import timedelta
 from pathlib import Path
 
-from services.route.tools import route_replay
+from services.route.tools import queues_now, route_replay
 from shared.commands import Subparsers, command
 from shared.errors import ConfigError
-from shared.org import parse_duration
+from shared.org import format_duration, parse_duration
 from shared.settings import Settings
 
 
@@ -24,7 +27,28 @@ def register(sub: Subparsers) -> Subparsers:
     a.add_argument("--since", default="7d", help="how far back, e.g. 7d, 12h (default 7d)")
     a.add_argument("--org", required=True, metavar="NEW_ORG_FILE")
     command(a, cmd_route_replay, database=True)
+    q = sub.add_parser("queues", help="each queue: leads waiting, the oldest's age, who works it")
+    q.add_argument("--json", action="store_true", help="print the queues as JSON")
+    command(q, cmd_queues, database=True)
     return route_sub
+
+
+def cmd_queues(args: argparse.Namespace, settings: Settings) -> int:
+    queues = asyncio.run(queues_now(settings))
+    if args.json:
+        print(json.dumps(queues, indent=2))
+        return 0
+    print(f"{'queue':<32} {'waiting':>7}  {'oldest':>8}  worked by")
+    for q in queues:
+        age = q["oldest_age_s"]
+        oldest = format_duration(timedelta(seconds=int(age))) if age is not None else "-"
+        worked = q["worked_by"] or {}
+        who = (f"team {worked['team']}" + (" (dealt)" if q["dealt"] else "")
+               if "team" in worked else
+               f"teams {', '.join(worked['teams'])}" if "teams" in worked else
+               f"reps {', '.join(worked['reps'])}" if "reps" in worked else "claimed by hand")
+        print(f"{q['queue']:<32} {q['depth']:>7}  {oldest:>8}  {who}")
+    return 0
 
 
 def cmd_route_replay(args: argparse.Namespace, settings: Settings) -> int:

@@ -41,6 +41,7 @@ async def touch_lead(conn: AsyncConnection, lead: LeadData, rep_id: str | None,
     detail = {"rep_id": rep_id, "channel": channel}
     await store.add_journey(conn, [(lead_id, at, "touched", detail,
                                     f"{lead_id}:touched:{at.isoformat()}:{rep_id}")])
+    await store.mark_touched(conn, lead_id, at)
     if timer is None or timer.state != "open":
         return TouchResult("no_open_clock", [])
     state = sla_outcome(timer.due_at, at)

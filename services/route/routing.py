@@ -182,9 +182,7 @@ def choose_rep(
 def fallback_queue(team: Team | None, team_id: str | None = None) -> str:
     """The queue a team's leads wait in when none of its reps is eligible: the org file's
     `fallback_queue`, else `<team>-unassigned` (also for a team the org file dropped)."""
-    if team is not None and team.fallback_queue:
-        return team.fallback_queue
-    return f"{team.id if team is not None else team_id}-unassigned"
+    return team.queue if team is not None else f"{team_id}-unassigned"
 
 
 def decide_route(

@@ -13,6 +13,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.route.queues import Waiting
 from services.route.routing import Availability, Rotation
 from shared.lead import AssignmentData, LeadData
 
@@ -117,23 +118,51 @@ class AssignmentRow:
 
 
 async def insert_assignments(conn: AsyncConnection, rows: list[AssignmentRow]) -> set[str]:
-    """Insert; returns the lead ids whose (lead, attempt) row was new."""
+    """Insert; returns the lead ids whose (lead, attempt) row was new. Each new row
+    becomes its lead's current state in `route.leads` (when no later attempt is there)."""
     if not rows:
         return set()
     a = [r.assignment for r in rows]
     result = await conn.execute(text("""
-        INSERT INTO route.assignments (lead_id, attempt, kind, rep_id, team_id, track, queue,
-            rule, reason, strategy, org_version, event_id, assigned_at, decision, event)
-        SELECT CAST(i AS uuid), at, k, rep, team, tr, q, ru, re, st, ov, CAST(e AS uuid), ts,
-               CAST(d AS json), CAST(ev AS json)
-        FROM unnest(CAST(:i AS text[]), CAST(:at AS int[]), CAST(:k AS text[]),
-                    CAST(:rep AS text[]), CAST(:team AS text[]), CAST(:tr AS text[]),
-                    CAST(:q AS text[]), CAST(:ru AS text[]), CAST(:re AS text[]),
-                    CAST(:st AS text[]), CAST(:ov AS text[]), CAST(:e AS text[]),
-                    CAST(:ts AS timestamptz[]), CAST(:d AS text[]), CAST(:ev AS text[]))
-             AS x(i, at, k, rep, team, tr, q, ru, re, st, ov, e, ts, d, ev)
-        ON CONFLICT (lead_id, attempt) DO NOTHING
-        RETURNING lead_id"""), {
+        WITH ins AS (
+            INSERT INTO route.assignments (lead_id, attempt, kind, rep_id, team_id, track,
+                queue, rule, reason, strategy, org_version, event_id, assigned_at, decision,
+                event)
+            SELECT CAST(i AS uuid), at, k, rep, team, tr, q, ru, re, st, ov, CAST(e AS uuid),
+                   ts, CAST(d AS json), CAST(ev AS json)
+            FROM unnest(CAST(:i AS text[]), CAST(:at AS int[]), CAST(:k AS text[]),
+                        CAST(:rep AS text[]), CAST(:team AS text[]), CAST(:tr AS text[]),
+                        CAST(:q AS text[]), CAST(:ru AS text[]), CAST(:re AS text[]),
+                        CAST(:st AS text[]), CAST(:ov AS text[]), CAST(:e AS text[]),
+                        CAST(:ts AS timestamptz[]), CAST(:d AS text[]), CAST(:ev AS text[]))
+                 AS x(i, at, k, rep, team, tr, q, ru, re, st, ov, e, ts, d, ev)
+            ON CONFLICT (lead_id, attempt) DO NOTHING
+            RETURNING lead_id, attempt, kind, rep_id, team_id, track, queue, assigned_at, event
+        ), current AS (
+            INSERT INTO route.leads (lead_id, attempt, state, kind, rep_id, team_id, queue,
+                                     track, temperature, points, provider, utm_source,
+                                     received_at, assigned_at, due_at)
+            SELECT lead_id, attempt,
+                   CASE kind WHEN 'queue' THEN 'queued' WHEN 'nurture' THEN 'nurture'
+                             ELSE 'open' END,
+                   kind, rep_id, team_id, queue, track,
+                   event -> 'data' -> 'score' ->> 'temperature',
+                   CAST(CAST(event -> 'data' -> 'score' ->> 'points' AS numeric) AS integer),
+                   event -> 'data' -> 'source' ->> 'provider',
+                   event -> 'data' -> 'source' ->> 'utm_source',
+                   CAST(event -> 'data' ->> 'received_at' AS timestamptz), assigned_at,
+                   CAST(event -> 'data' -> 'assignment' -> 'sla' ->> 'due_at' AS timestamptz)
+            FROM ins
+            ON CONFLICT (lead_id) DO UPDATE SET
+                attempt = EXCLUDED.attempt, state = EXCLUDED.state, kind = EXCLUDED.kind,
+                rep_id = EXCLUDED.rep_id, team_id = EXCLUDED.team_id, queue = EXCLUDED.queue,
+                track = EXCLUDED.track, temperature = EXCLUDED.temperature,
+                points = EXCLUDED.points, provider = EXCLUDED.provider,
+                utm_source = EXCLUDED.utm_source, assigned_at = EXCLUDED.assigned_at,
+                due_at = EXCLUDED.due_at, touched_at = NULL
+            WHERE route.leads.attempt < EXCLUDED.attempt
+        )
+        SELECT lead_id FROM ins"""), {
         "i": [r.lead_id for r in rows], "at": [x["attempt"] for x in a],
         "k": [x["kind"] for x in a], "rep": [x.get("rep_id") for x in a],
         "team": [x.get("team_id") for x in a], "tr": [x.get("track") for x in a],
@@ -260,13 +289,28 @@ async def claim_due_timers(conn: AsyncConnection, now: datetime, limit: int
 
 async def close_timers(conn: AsyncConnection, keys: list[tuple[str, int]], state: str,
                        at: datetime) -> None:
+    """Stop open clocks: met or breached (which the lead's current state shows while that
+    attempt is current), rejected or superseded (a new attempt follows)."""
     if not keys:
         return
+    params = {"state": state, "at": at, "i": [k[0] for k in keys], "a": [k[1] for k in keys]}
     await conn.execute(text("""
         UPDATE route.sla_timers t SET state = :state, closed_at = :at
         FROM unnest(CAST(:i AS uuid[]), CAST(:a AS int[])) AS x(i, a)
-        WHERE t.lead_id = x.i AND t.attempt = x.a AND t.state = 'open'"""),
-        {"state": state, "at": at, "i": [k[0] for k in keys], "a": [k[1] for k in keys]})
+        WHERE t.lead_id = x.i AND t.attempt = x.a AND t.state = 'open'"""), params)
+    if state in ("met", "breached"):
+        await conn.execute(text("""
+            UPDATE route.leads l SET state = :state
+            FROM unnest(CAST(:i AS uuid[]), CAST(:a AS int[])) AS x(i, a)
+            WHERE l.lead_id = x.i AND l.attempt = x.a AND l.kind = 'rep'"""),
+            {k: v for k, v in params.items() if k != "at"})
+
+
+async def mark_touched(conn: AsyncConnection, lead_id: str, at: datetime) -> None:
+    """The rep holding the lead acted on it: it is no longer overdue in any worklist."""
+    await conn.execute(text(
+        "UPDATE route.leads SET touched_at = coalesce(touched_at, :at) "
+        "WHERE lead_id = CAST(:i AS uuid) AND kind = 'rep'"), {"i": lead_id, "at": at})
 
 
 async def open_timer_for_update(conn: AsyncConnection, lead_id: str) -> Timer | None:
@@ -460,3 +504,115 @@ async def finish_notification(conn: AsyncConnection, notification_id: int, state
             sent_at = CASE WHEN :state = 'sent' THEN CAST(:at AS timestamptz) END
         WHERE id = :id"""),
         {"state": state, "error": error, "retry": retry_at, "at": at, "id": notification_id})
+
+
+# --------------------------------------------------------------------------- queues
+
+@dataclass(frozen=True)
+class WaitingGroup:
+    """Leads waiting in one queue from one team (or none): how many, since when."""
+
+    queue: str
+    team_id: str | None
+    depth: int
+    oldest_at: datetime
+
+
+async def waiting_groups(conn: AsyncConnection) -> list[WaitingGroup]:
+    rows = (await conn.execute(text(
+        "SELECT queue, team_id, count(*) AS n, min(assigned_at) AS oldest "
+        "FROM route.leads WHERE state = 'queued' GROUP BY queue, team_id "
+        "ORDER BY queue, team_id NULLS FIRST"))).all()
+    return [WaitingGroup(r.queue, r.team_id, int(r.n), r.oldest) for r in rows]
+
+
+@dataclass(frozen=True)
+class QueuedLead:
+    """A waiting lead, locked: what dealing reads and the decision that queued it."""
+
+    waiting: Waiting
+    lead: LeadData
+    decision: dict[str, Any]
+
+
+HOTTEST = ("CASE l.temperature WHEN 'hot' THEN 0 WHEN 'warm' THEN 1 WHEN 'cold' THEN 2 "
+           "ELSE 3 END, coalesce(l.points, 0) DESC, l.assigned_at, l.lead_id")
+OLDEST = "l.assigned_at, l.lead_id"
+
+
+async def claim_waiting(conn: AsyncConnection, queue: str, team_id: str | None, order: str,
+                        limit: int, skip: list[str]) -> list[QueuedLead]:
+    """Up to `limit` leads waiting in `queue` (from `team_id`'s leads only, when given), in
+    the queue's order, locked; replicas and hand claims skip each other's rows."""
+    rows = (await conn.execute(text(f"""
+        SELECT l.lead_id, l.attempt, l.queue, l.assigned_at, l.temperature, l.points,
+               a.event -> 'data' AS lead, a.decision
+        FROM route.leads l
+        JOIN route.assignments a ON a.lead_id = l.lead_id AND a.attempt = l.attempt
+        WHERE l.state = 'queued' AND l.queue = :q
+          AND (CAST(:t AS text) IS NULL OR l.team_id = :t)
+          AND l.lead_id <> ALL(CAST(:skip AS uuid[]))
+        ORDER BY {HOTTEST if order == "hottest" else OLDEST}
+        LIMIT :n
+        FOR UPDATE OF l SKIP LOCKED"""),
+        {"q": queue, "t": team_id, "skip": skip, "n": limit})).all()
+    return [QueuedLead(Waiting(str(r.lead_id), r.attempt, r.queue, r.assigned_at,
+                               r.temperature, r.points), lead_of(r.lead), r.decision or {})
+            for r in rows]
+
+
+@dataclass(frozen=True)
+class Current:
+    """A lead's current state (`route.leads`)."""
+
+    lead_id: str
+    attempt: int
+    state: str
+    kind: str
+    rep_id: str | None
+    team_id: str | None
+    queue: str | None
+    track: str | None
+    assigned_at: datetime
+    due_at: datetime | None
+
+
+async def current_for_update(conn: AsyncConnection, lead_id: str) -> Current | None:
+    """The lead's current state, locked until the transaction ends (a claim, a manual
+    assignment and dealing take turns on it)."""
+    r = (await conn.execute(text(
+        "SELECT lead_id, attempt, state, kind, rep_id, team_id, queue, track, assigned_at, "
+        "due_at FROM route.leads WHERE lead_id = CAST(:i AS uuid) FOR UPDATE"),
+        {"i": lead_id})).first()
+    if r is None:
+        return None
+    return Current(str(r.lead_id), r.attempt, r.state, r.kind, r.rep_id, r.team_id, r.queue,
+                   r.track, r.assigned_at, r.due_at)
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    queue: str
+    depth: int
+    oldest_at: datetime | None
+    oldest_lead_id: str | None
+    hottest: dict[str, Any] | None  # lead_id, temperature, points
+
+
+async def queue_stats(conn: AsyncConnection) -> dict[str, QueueStats]:
+    """Every queue with waiting leads: depth, its oldest and its hottest lead."""
+    rows = (await conn.execute(text(f"""
+        SELECT q.queue, q.n, o.lead_id AS oldest_id, o.assigned_at AS oldest_at,
+               h.lead_id AS hot_id, h.temperature, h.points
+        FROM (SELECT queue, count(*) AS n FROM route.leads WHERE state = 'queued'
+              GROUP BY queue) q
+        CROSS JOIN LATERAL (SELECT l.lead_id, l.assigned_at FROM route.leads l
+                            WHERE l.state = 'queued' AND l.queue = q.queue
+                            ORDER BY {OLDEST} LIMIT 1) o
+        CROSS JOIN LATERAL (SELECT l.lead_id, l.temperature, l.points FROM route.leads l
+                            WHERE l.state = 'queued' AND l.queue = q.queue
+                            ORDER BY {HOTTEST} LIMIT 1) h
+        ORDER BY q.queue"""))).all()
+    return {r.queue: QueueStats(r.queue, int(r.n), r.oldest_at, str(r.oldest_id),
+                                {"lead_id": str(r.hot_id), "temperature": r.temperature,
+                                 "points": r.points}) for r in rows}

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from services.route import store
 from services.route.assignments import needs_load_counts, with_sla
 from services.route.routing import Availability, Decision, decide_route
+from services.route.worklists import queues_view
 from shared import db
 from shared.events import utcnow
 from shared.lead import AssignmentData, LeadData
@@ -142,3 +143,14 @@ async def route_replay(settings: Settings, since: timedelta, candidate_path: Pat
     finally:
         await engine.dispose()
     return result
+
+
+async def queues_now(settings: Settings) -> list[dict[str, Any]]:
+    """Every queue with its depth, oldest lead and who works it (`leadflow queues`)."""
+    engine = db.create_engine(settings.database_url, pool_size=1)
+    try:
+        org = await OrgCache(engine).current()
+        async with db.connection(engine) as conn:
+            return await queues_view(conn, org, utcnow())
+    finally:
+        await engine.dispose()

@@ -15,6 +15,7 @@ from shared.conditions import OrgError
 from shared.org.durations import format_duration, parse_duration
 from shared.org.file import OrgFile
 from shared.org.loading import load_org, load_org_file
+from shared.org.queues import Queue, WorkedBy
 from shared.org.routing import Destination, Routing, RoutingRule
 from shared.org.scoring import Decay, Scoring, ScoringRule, Temperature, Threshold
 from shared.org.sla import Escalate, Sla, SlaTier
@@ -38,6 +39,7 @@ __all__ = [
     "Leave",
     "OrgError",
     "OrgFile",
+    "Queue",
     "Rep",
     "Routing",
     "RoutingRule",
@@ -51,6 +53,7 @@ __all__ = [
     "Threshold",
     "WebhookForm",
     "WebhookSource",
+    "WorkedBy",
     "format_duration",
     "load_org",
     "load_org_file",

@@ -53,6 +53,7 @@ class Rep(_Model):
 
 
 NotifyOn = Literal["assigned", "warning", "breached"]
+QueueOrder = Literal["oldest", "hottest"]
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
 
@@ -99,6 +100,9 @@ class Team(_Model):
     # Follow the sun: teams tried in order (and theirs after them) when none of this
     # team's reps is eligible, before the fallback queue.
     overflow: list[Name] = Field(default_factory=list)
+    # How the fallback queue is dealt when a rep becomes eligible: oldest first, or
+    # hottest first (temperature, then points, then age).
+    queue_order: QueueOrder = "oldest"
     notify: Notify | None = None
 
     @field_validator("timezone")
@@ -132,6 +136,12 @@ class Team(_Model):
         if not value:
             raise ValueError("a team needs at least one rep")
         return value
+
+    @property
+    def queue(self) -> str:
+        """The queue this team's leads wait in when none of its reps is eligible: the org
+        file's `fallback_queue`, else `<team>-unassigned`."""
+        return self.fallback_queue or f"{self.id}-unassigned"
 
     @property
     def zone(self) -> ZoneInfo:

@@ -110,3 +110,53 @@ def test_the_route_commands_print_and_name_bad_input(
                                     "--org", str(candidate_org(tmp_path))])
     with pytest.raises(cli.ConfigError, match="--since"):
         args.run(args, settings)
+
+
+def test_route_test_shows_overflow_and_the_queue_a_lead_would_wait_in(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    document = yaml.safe_load(demo_org_open_all_hours(tmp_path).read_text())
+    teams = {t["id"]: t for t in document["teams"]}
+    for t in document["teams"]:
+        t["outside_hours"] = "queue"
+        t["hours"] = {"sat": "00:00-00:01"}  # closed all but one minute a week
+    teams["enterprise"]["overflow"] = ["midmarket"]
+    closed = tmp_path / "org-closed.yaml"
+    closed.write_text(yaml.safe_dump(document, sort_keys=False))
+    teams["midmarket"].pop("hours")  # midmarket always open: overflow takes it
+    overflow = tmp_path / "org-overflow.yaml"
+    overflow.write_text(yaml.safe_dump(document, sort_keys=False))
+    body = tmp_path / "lead.json"
+    body.write_text(json.dumps({
+        "email": "vp@globex.example", "job_title": "VP Sales", "country": "US",
+        "company": {"name": "Globex", "employees": 800, "industry": "software"},
+        "activities": [{"type": "demo_request", "at": "2026-11-23T10:00:00Z"}]}))
+    args = cli.parser().parse_args(["route", "test", "--lead", str(body), "--org", str(closed)])
+    assert args.run(args, settings) == 0
+    out = capsys.readouterr().out
+    assert "teams tried (overflow):" in out and "off_hours" in out
+    assert "decision: queue enterprise-unassigned" in out
+    assert ("queue: waits in enterprise-unassigned; dealt to team enterprise's reps "
+            "(round_robin, oldest first) as soon as one is eligible") in out
+    args = cli.parser().parse_args(["route", "test", "--lead", str(body),
+                                    "--org", str(overflow)])
+    assert args.run(args, settings) == 0
+    out = capsys.readouterr().out
+    assert "overflow: nobody in enterprise was eligible; team midmarket took it" in out
+
+
+def test_leadflow_queues_prints_each_queue_with_its_depth_and_oldest_age(
+    settings: Settings, capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = cli.parser().parse_args(["queues"])
+    assert args.run(args, settings) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].split() == ["queue", "waiting", "oldest", "worked", "by"]
+    assert any(line.startswith("enterprise-unassigned") and "team enterprise (dealt)" in line
+               for line in lines), out
+    assert any(line.startswith("unrouted") and "claimed by hand" in line for line in lines)
+    args = cli.parser().parse_args(["queues", "--json"])
+    assert args.run(args, settings) == 0
+    queues = json.loads(capsys.readouterr().out)
+    assert {"queue", "depth", "oldest_age_s", "hottest", "worked_by"} <= set(queues[0])

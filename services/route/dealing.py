@@ -1,0 +1,180 @@
+"""The dealing loop: leads waiting in a queue are dealt to the team that works it as soon
+as one of its reps is eligible (the team opens, a rep comes back or has capacity again),
+and the queue gauges are refreshed from the database.
+
+Every `LEADFLOW_QUEUE_TICK_S` the loop reads which queues have waiting leads; for each
+queue whose team has an eligible rep it takes that team's rotation lock (the one new
+leads take, so dealing and routing share one fair rotation), claims a batch of the
+queue's leads (`FOR UPDATE SKIP LOCKED`, so replicas and hand claims never take the same
+lead), deals them through the team's strategy (`queues.deal`), and publishes each as
+`lead.reassigned` before committing. A batch is small and its own transaction: new leads
+wait for at most one batch, never for a whole backlog. A crash between publishing and
+committing leaves the leads queued; they are dealt again with the same event ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.route import store
+from services.route.assignments import (
+    Observations,
+    assigned,
+    db_conflict,
+    needs_load_counts,
+    with_sla,
+)
+from services.route.notify import notification
+from services.route.queues import Dealing, can_deal, deal, dealt_assignment, wait_record
+from services.route.routing import Availability, Rotation
+from shared import db, metrics
+from shared.lead import LeadData
+from shared.org import OrgFile, Team
+from shared.service import Runtime, drain_until_stopped
+
+DEAL_BATCH = 100
+SKIP_ROUNDS = 5
+_gauged: set[str] = set()
+
+
+async def deal_queues(rt: Runtime, now: datetime) -> int:
+    """One pass: a batch from each queue a rep could now be dealt from. Returns the most
+    dealt from one queue (a full batch means more may be waiting)."""
+    async with db.connection(rt.engine) as conn:
+        org = await rt.org.current(conn)
+        groups = await store.waiting_groups(conn)
+        avail = await store.load_availability(conn, counts_needed=needs_load_counts(org))
+    refresh_gauges(org, groups, now)
+    work: dict[tuple[str, str, str | None], Team] = {}
+    for g in groups:
+        dealer = org.dealer(g.queue, g.team_id)
+        if dealer is None or not can_deal(dealer, avail, now):
+            continue
+        # A queue the org file assigns to a team is dealt whole; a fallback queue deals
+        # its own team's leads (two teams may share one fallback queue).
+        from_team = None if org.queue(g.queue) is not None else g.team_id
+        work[(dealer.id, g.queue, from_team)] = dealer
+    most = 0
+    for (_, queue, from_team), dealer in work.items():
+        most = max(most, await deal_batch(rt, dealer.id, queue, from_team, now))
+    return most
+
+
+async def deal_batch(rt: Runtime, team_id: str, queue: str, from_team: str | None,
+                     now: datetime) -> int:
+    obs = Observations()
+    waits: list[tuple[str, float]] = []
+    async with db.transaction(rt.engine) as conn:
+        org = await rt.org.current(conn)
+        team = org.team(team_id)
+        dealer = org.dealer(queue, from_team)
+        if team is None or dealer is None or dealer.id != team.id:
+            return 0  # the org file changed since the look
+        order = org.queue_order(queue, team)
+        rotations = await store.lock_rotations(conn, [team.id])
+        avail = await store.load_availability(conn, counts_needed=needs_load_counts(org))
+        if not can_deal(team, avail, now):
+            return 0
+        result, by_id = await _claim_and_deal(conn, team, queue, from_team, order,
+                                              rotations.get(team.id) or Rotation(team.id),
+                                              avail, now)
+        if not result.dealt:
+            return 0
+        rows, timers, journey, notes, out = [], [], [], [], []
+        for d in result.dealt:
+            q = by_id[d.waiting.lead_id]
+            lead: LeadData = {**q.lead}
+            assignment = dealt_assignment(team, d)
+            timer = with_sla(assignment, lead, org, now)  # the clock starts now
+            if timer is not None:
+                timers.append(timer)
+            wait = wait_record(d.waiting, now, q.decision, d.rep_id, team)
+            lead["assignment"] = assignment
+            lead["decision"] = {k: wait[k] for k in ("cause", "queue", "waited_s")} | {
+                "org_version": org.version}
+            record = {**wait, "previous": q.lead.get("assignment"),
+                      "candidates": d.candidates, "org_version": org.version}
+            made = assigned(lead, "lead.reassigned", "dealt", org, now, record,
+                            {**assignment, "queue": queue, "waited_s": wait["waited_s"],
+                             "why_now": wait["why_now"]["summary"]})
+            rows.append(made.row)
+            journey.append(made.journey)
+            out.append(made.outgoing)
+            note = notification(org, "assigned", lead, assignment, now)
+            if note is not None:
+                notes.append(note)
+            obs.assignments.append((team.id, team.strategy))
+            waits.append((queue, wait["waited_s"]))
+        inserted = await store.insert_assignments(conn, rows)
+        if len(inserted) != len(rows):
+            raise db_conflict(len(rows) - len(inserted))
+        await store.insert_timers(conn, timers)
+        if result.rotation is not None:
+            await store.save_rotations(conn, [result.rotation])
+        await store.add_journey(conn, journey)
+        await store.queue_notifications(conn, notes)
+        # Published before commit: if the broker is down the leads stay queued and are
+        # dealt again (same event ids) once it is back.
+        await asyncio.wait_for(rt.publisher.publish(out), 30)
+    obs.record()
+    for name, seconds in waits:
+        metrics.QUEUE_WAIT.labels(name).observe(seconds)
+        metrics.QUEUE_DEALT.labels(name, "dealt").inc()
+    return len(result.dealt)
+
+
+async def _claim_and_deal(conn: AsyncConnection, team: Team, queue: str, from_team: str | None,
+                          order: str, rotation: Rotation, avail: Availability, now: datetime
+                          ) -> tuple[Dealing, dict[str, store.QueuedLead]]:
+    """Claim a batch and deal it. Leads only reps who already had them could take stay
+    queued; the leads behind them are claimed in their place (a few rounds at most), so
+    they never block the queue."""
+    skipped: list[str] = []
+    by_id: dict[str, store.QueuedLead] = {}
+    result = Dealing(rotation=rotation)
+    for _ in range(SKIP_ROUNDS):
+        want = DEAL_BATCH - len(result.dealt)
+        queued = await store.claim_waiting(conn, queue, from_team, order, want, skipped)
+        if not queued:
+            break
+        by_id.update((q.waiting.lead_id, q) for q in queued)
+        tried = await store.reps_tried(conn, [q.waiting.lead_id for q in queued])
+        assert result.rotation is not None
+        step = deal(team, result.rotation, avail, now, [q.waiting for q in queued], order,
+                    tried)
+        result.dealt += step.dealt
+        result.rotation = step.rotation
+        skipped += step.skipped
+        if step.exhausted or not step.skipped or len(queued) < want:
+            break
+    return result, by_id
+
+
+def refresh_gauges(org: OrgFile, groups: list[store.WaitingGroup], now: datetime) -> None:
+    """Depth and oldest age of every queue the org file knows (0 when empty) and of any
+    other queue with waiting leads; a queue that is neither is no longer exported."""
+    depth: dict[str, int] = dict.fromkeys(org.known_queues(), 0)
+    oldest: dict[str, datetime] = {}
+    for g in groups:
+        depth[g.queue] = depth.get(g.queue, 0) + g.depth
+        oldest[g.queue] = min(oldest.get(g.queue, g.oldest_at), g.oldest_at)
+    for name, n in depth.items():
+        metrics.QUEUE_DEPTH.labels(name).set(n)
+        age = (now - oldest[name]).total_seconds() if name in oldest else 0.0
+        metrics.QUEUE_OLDEST_AGE.labels(name).set(max(0.0, age))
+    for name in _gauged - depth.keys():
+        metrics.QUEUE_DEPTH.remove(name)
+        metrics.QUEUE_OLDEST_AGE.remove(name)
+    _gauged.clear()
+    _gauged.update(depth)
+
+
+async def run_dealer(rt: Runtime, stop: asyncio.Event) -> None:
+    async def work() -> int:
+        return await deal_queues(rt, rt.now())
+
+    await drain_until_stopped(stop, "queue dealing", rt.settings.queue_tick_s, work,
+                              DEAL_BATCH)

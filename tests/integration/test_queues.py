@@ -1,0 +1,395 @@
+"""Queues that drain themselves, on the real broker and database with an injected clock: a
+lead queued at night is dealt at the opening with its clock starting then, a rep back
+from out of office or with capacity again drains their team's queue fairly, two route
+replicas deal each queued lead once, a claim is won once, a manager's move is recorded,
+and the lead list pages through its filters."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import yaml
+from sqlalchemy import text
+
+from services.route.dealing import deal_queues
+from services.route.handlers import handle_route_batch
+from services.route.main import build as build_route
+from shared import topics
+from shared.events import Event
+from shared.orgstore import apply_org
+from shared.service import Runtime, make_app
+from shared.settings import Settings
+from tests.builders import DEFAULT_SCORING, StartRuntime, demo_org_open_all_hours, rep, rule, team
+from tests.integration.test_route import assignments, scored
+from tests.kafka_tools import read_topic, values
+
+NY = ZoneInfo("America/New_York")
+TUESDAY_23 = datetime(2026, 12, 1, 23, 0, tzinfo=NY)  # a Tuesday night in New York
+WEDNESDAY_9 = datetime(2026, 12, 2, 9, 0, tzinfo=NY)
+
+
+def uid() -> str:
+    return uuid.uuid4().hex[:6]
+
+
+@asynccontextmanager
+async def org_in_force(rt: Runtime, document: dict[str, Any]) -> AsyncIterator[None]:
+    path = rt.settings.data_dir / f"org-{uid()}.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    await apply_org(rt.engine, path)
+    try:
+        yield
+    finally:
+        await apply_org(rt.engine, demo_org_open_all_hours(rt.settings.data_dir))
+        # Clocks set in the past by the injected clock must not fall due in later tests.
+        async with rt.engine.begin() as conn:
+            await conn.execute(text(
+                "UPDATE route.sla_timers SET state = 'superseded' "
+                "WHERE state = 'open' AND team_id = ANY(CAST(:t AS text[]))"),
+                {"t": [t["id"] for t in document["teams"]]})
+
+
+def night_org(team_id: str, reps: list[Any], **team_fields: Any) -> dict[str, Any]:
+    """One New York team open 09:00-18:00 on weekdays; hot leads 5 minutes on the
+    `always` clock, warm 4 business hours."""
+    fields = {"timezone": "America/New_York", "hours": {"mon-fri": "09:00-18:00"},
+              **team_fields}
+    return {"scoring": DEFAULT_SCORING, "teams": [team(team_id, *reps, **fields)],
+            "routing": {"rules": [rule("everyone", {"team": team_id})]},
+            "sla": {"hot": {"within": "5m", "clock": "always"},
+                    "warm": {"within": "4h", "clock": "business"}}}
+
+
+async def route_at(rt: Runtime, events: list[Event], at: datetime) -> None:
+    rt.now = lambda: at.astimezone(UTC)
+    await rt.publisher.publish(await handle_route_batch(events, rt))
+
+
+async def deal_all(rt: Runtime, at: datetime) -> int:
+    total = 0
+    while (n := await deal_queues(rt, at.astimezone(UTC))) > 0:
+        total += n
+    return total
+
+
+async def current(rt: Runtime, lead_ids: list[str]) -> dict[str, Any]:
+    async with rt.engine.connect() as conn:
+        rows = (await conn.execute(text(
+            "SELECT l.*, a.decision, t.started_at, t.due_at AS timer_due "
+            "FROM route.leads l JOIN route.assignments a "
+            "ON a.lead_id = l.lead_id AND a.attempt = l.attempt "
+            "LEFT JOIN route.sla_timers t ON t.lead_id = l.lead_id AND t.attempt = l.attempt "
+            "WHERE l.lead_id = ANY(CAST(:i AS uuid[]))"), {"i": lead_ids})).all()
+    return {str(r.lead_id): r for r in rows}
+
+
+def admin(settings: Settings) -> dict[str, str]:
+    return {"Authorization": f"Bearer {settings.admin_key}"}
+
+
+@asynccontextmanager
+async def client_for(rt: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    app = make_app("route", rt, build_route(rt))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://route") as client:
+        yield client
+
+
+async def test_a_hot_lead_queued_at_night_is_dealt_at_the_opening_with_its_clock_from_then(
+    settings: Settings, runtime: StartRuntime,
+) -> None:
+    rt = await runtime("route")
+    t, a, b = f"night{uid()}", f"a{uid()}", f"b{uid()}"
+    async with org_in_force(rt, night_org(t, [a, b])):
+        day = scored(f"day{uid()}@big-co.example")
+        await route_at(rt, [day], TUESDAY_23 - timedelta(hours=8))  # 15:00: open, to a
+        hot = scored(f"hot{uid()}@big-co.example")
+        warm = scored(f"warm{uid()}@big-co.example", temperature="warm")
+        await route_at(rt, [hot, warm], TUESDAY_23)
+        ids = [hot.data["lead_id"], warm.data["lead_id"]]
+        queued = await current(rt, ids)
+        assert {r.state for r in queued.values()} == {"queued"}
+        assert {r.queue for r in queued.values()} == {f"{t}-unassigned"}
+
+        await deal_all(rt, WEDNESDAY_9 - timedelta(minutes=1))
+        assert {r.state for r in (await current(rt, ids)).values()} == {"queued"}
+
+        await deal_all(rt, WEDNESDAY_9)
+        dealt = await current(rt, ids)
+    h, w = dealt[hot.data["lead_id"]], dealt[warm.data["lead_id"]]
+    # Oldest first, both queued at 23:00 (ties by id): the rotation goes on from a.
+    assert sorted([h.rep_id, w.rep_id]) == sorted([a, b])
+    assert h.attempt == w.attempt == 2 and h.state == w.state == "open"
+    opening = WEDNESDAY_9.astimezone(UTC)
+    assert h.started_at == opening and h.timer_due == opening + timedelta(minutes=5)
+    assert w.timer_due == opening + timedelta(hours=4)  # business hours from the opening
+    record = h.decision
+    assert record["cause"] == "queue_dealt" and record["queue"] == f"{t}-unassigned"
+    assert record["waited_s"] == 10 * 3600
+    assert record["why_now"]["then"] == "off_hours"
+    assert record["why_now"]["summary"] == "the team is open"
+    assert record["previous"]["reason"] == "no_eligible_rep"
+    routed = [e for e in values(await read_topic(settings, topics.ROUTED, expect=5))
+              if e["data"]["lead_id"] == hot.data["lead_id"]]
+    assert [e["type"] for e in routed] == ["io.leadflow.lead.routed",
+                                           "io.leadflow.lead.reassigned"]
+    assert routed[1]["data"]["assignment"]["attempt"] == 2
+    assert routed[1]["data"]["assignment"]["reason"] == "dealt_from_queue"
+    assert routed[1]["data"]["decision"]["waited_s"] == 10 * 3600
+
+
+async def test_reps_back_from_out_of_office_drain_their_teams_queue_in_turn(
+    settings: Settings, runtime: StartRuntime,
+) -> None:
+    rt = await runtime("route")
+    t, reps = f"ooo{uid()}", [f"r{i}{uid()}" for i in range(3)]
+    now = WEDNESDAY_9 + timedelta(hours=2)
+    async with org_in_force(rt, night_org(t, reps)), client_for(rt) as client:
+        for r in reps:
+            assert (await client.patch(f"/v1/reps/{r}", json={"available": False},
+                                       headers=admin(settings))).status_code == 200
+        events = [scored(f"ooo{i}{uid()}@big-co.example") for i in range(6)]
+        ids = [e.data["lead_id"] for e in events]
+        await route_at(rt, events, now)
+        assert await deal_all(rt, now) == 0  # nobody back yet
+        for r in reps[:2]:
+            await client.patch(f"/v1/reps/{r}", json={"available": True},
+                               headers=admin(settings))
+        await deal_all(rt, now + timedelta(seconds=1))
+        rows = await current(rt, ids)
+    taken = [rows[i].rep_id for i in sorted(ids, key=lambda i: (rows[i].assigned_at, i))]
+    assert sorted(taken) == sorted([reps[0], reps[1]] * 3)
+    assert all(taken[k] != taken[k + 1] for k in range(5)), taken  # in turn, not in runs
+    assert {rows[i].decision["why_now"]["summary"] for i in ids} == {"the rep is back"}
+
+
+async def test_capacity_freed_by_a_touch_deals_the_next_waiting_lead(
+    settings: Settings, runtime: StartRuntime,
+) -> None:
+    rt = await runtime("route")
+    t, solo = f"cap{uid()}", f"s{uid()}"
+    now = WEDNESDAY_9 + timedelta(hours=1)
+    async with org_in_force(rt, night_org(t, [rep(solo, capacity=1)])), \
+            client_for(rt) as client:
+        first, second = scored(f"c1{uid()}@big-co.example"), scored(f"c2{uid()}@big-co.example")
+        await route_at(rt, [first], now)
+        await route_at(rt, [second], now + timedelta(seconds=1))
+        assert (await current(rt, [second.data["lead_id"]]))[second.data["lead_id"]].state \
+            == "queued"
+        assert await deal_all(rt, now + timedelta(seconds=2)) == 0  # still at capacity
+        touched = await client.post(f"/v1/leads/{first.data['lead_id']}/touch",
+                                    json={"rep_id": solo}, headers=admin(settings))
+        assert touched.json()["status"] == "met"
+        assert await deal_all(rt, now + timedelta(seconds=3)) == 1
+        row = (await current(rt, [second.data["lead_id"]]))[second.data["lead_id"]]
+    assert row.rep_id == solo and row.decision["why_now"]["then"] == "at_capacity"
+
+
+async def test_hottest_first_deals_hot_before_warm_before_cold_then_points_then_age(
+    runtime: StartRuntime,
+) -> None:
+    rt = await runtime("route")
+    t, solo = f"hot{uid()}", f"h{uid()}"
+    async with org_in_force(rt, night_org(t, [rep(solo, capacity=1)], queue_order="hottest")):
+        cold = scored(f"cold{uid()}@big-co.example", temperature="cold")
+        warm = scored(f"warm{uid()}@big-co.example", temperature="warm")
+        hot = scored(f"hot{uid()}@big-co.example")
+        await route_at(rt, [cold], TUESDAY_23)
+        await route_at(rt, [warm], TUESDAY_23 + timedelta(minutes=1))
+        await route_at(rt, [hot], TUESDAY_23 + timedelta(minutes=2))
+        assert await deal_all(rt, WEDNESDAY_9) == 1  # capacity 1: only the first in order
+        rows = await current(rt, [e.data["lead_id"] for e in (cold, warm, hot)])
+    assert rows[hot.data["lead_id"]].rep_id == solo
+    assert rows[warm.data["lead_id"]].state == rows[cold.data["lead_id"]].state == "queued"
+
+
+async def test_two_route_replicas_deal_each_of_500_queued_leads_exactly_once(
+    settings: Settings, runtime: StartRuntime,
+) -> None:
+    a, b = await runtime("route"), await runtime("route")
+    t, reps = f"pair{uid()}", [f"p{i}{uid()}" for i in range(5)]
+    now = WEDNESDAY_9 + timedelta(hours=3)
+    async with org_in_force(a, night_org(t, reps)), client_for(a) as client:
+        for r in reps:
+            await client.patch(f"/v1/reps/{r}", json={"available": False},
+                               headers=admin(settings))
+        events = [scored(f"pair{i}{uid()}@big-co.example") for i in range(500)]
+        ids = [e.data["lead_id"] for e in events]
+        await route_at(a, events, now)
+        for r in reps:
+            await client.patch(f"/v1/reps/{r}", json={"available": True},
+                               headers=admin(settings))
+        dealt = await asyncio.gather(deal_all(a, now + timedelta(seconds=1)),
+                                     deal_all(b, now + timedelta(seconds=1)))
+    assert sum(dealt) == 500
+    rows = await assignments(a, ids)
+    second = [r for r in rows if r.attempt == 2]
+    assert len(second) == 500 and len({r.lead_id for r in second}) == 500
+    per_rep: dict[str, int] = {}
+    for r in second:
+        per_rep[r.rep_id] = per_rep.get(r.rep_id, 0) + 1
+    assert sorted(per_rep.values()) == [100] * 5, per_rep  # one rotation across replicas
+    wanted = set(ids)
+    reassigned = [e for e in values(await read_topic(settings, topics.ROUTED, expect=1000,
+                                                     timeout=60, settle=1))
+                  if e["type"] == "io.leadflow.lead.reassigned"
+                  and e["data"]["lead_id"] in wanted]
+    assert len(reassigned) == 500 and len({e["data"]["lead_id"] for e in reassigned}) == 500
+
+
+async def test_two_claims_at_once_one_wins_and_the_other_is_told_who_holds_the_lead(
+    settings: Settings, runtime: StartRuntime,
+) -> None:
+    rt = await runtime("route")
+    t, a, b, m = f"claim{uid()}", f"a{uid()}", f"b{uid()}", f"m{uid()}"
+    document = night_org(t, [a, b])
+    document["teams"].append(team(f"mgr{uid()}", m))
+    document["queues"] = [{"id": f"vip{uid()}", "worked_by": {"reps": [m]}}]
+    vip = document["queues"][0]["id"]
+    async with org_in_force(rt, document), client_for(rt) as client:
+        lead = scored(f"claim{uid()}@big-co.example")
+        lead_id = lead.data["lead_id"]
+        await route_at(rt, [lead], TUESDAY_23)
+        rt.now = lambda: TUESDAY_23.astimezone(UTC) + timedelta(minutes=30)
+        first, second = await asyncio.gather(
+            client.post(f"/v1/leads/{lead_id}/claim", json={"rep_id": a},
+                        headers=admin(settings)),
+            client.post(f"/v1/leads/{lead_id}/claim", json={"rep_id": b},
+                        headers=admin(settings)))
+        statuses = sorted([first.status_code, second.status_code])
+        assert statuses == [200, 409], (first.text, second.text)
+        won, lost = (first, second) if first.status_code == 200 else (second, first)
+        winner = won.json()["assignment"]["rep_id"]
+        assert won.json()["status"] == "claimed"
+        assert won.json()["assignment"]["sla"]["due_at"] == (
+            TUESDAY_23.astimezone(UTC) + timedelta(minutes=35)).isoformat()
+        assert f"held by rep {winner!r}" in lost.json()["reason"]
+        unknown = await client.post(f"/v1/leads/{lead_id}/claim", json={"rep_id": "nobody"},
+                                    headers=admin(settings))
+        assert unknown.status_code == 422
+        assert unknown.json()["errors"][0]["field"] == "rep_id"
+        # A manager moves it into a queue only named reps work; others may not claim it.
+        moved = await client.post(f"/v1/leads/{lead_id}/assign",
+                                  json={"queue": vip, "reason": "key account"},
+                                  headers=admin(settings))
+        assert moved.status_code == 200, moved.text
+        assert moved.json()["assignment"]["queue"] == vip
+        refused = await client.post(f"/v1/leads/{lead_id}/claim", json={"rep_id": a},
+                                    headers=admin(settings))
+        assert refused.status_code == 403 and m in refused.json()["reason"]
+        taken = await client.post(f"/v1/leads/{lead_id}/claim", json={"rep_id": m},
+                                  headers=admin(settings))
+        assert taken.status_code == 200
+        journey = (await client.get(f"/v1/leads/{lead_id}", headers=admin(settings))).json()
+    causes = [x["decision"].get("cause") for x in journey["assignments"]]
+    assert causes == [None, "claimed", "manual", "claimed"]
+    assert journey["assignments"][2]["decision"]["reason"] == "key account"
+    states = [x["state"] for x in journey["sla"]]
+    assert states == ["superseded", "open"]  # the manual move stopped the first clock
+
+
+async def test_a_manager_assigns_to_a_rep_or_a_team_with_the_reason_and_a_fresh_clock(
+    settings: Settings, runtime: StartRuntime,
+) -> None:
+    rt = await runtime("route")
+    t, a, b = f"asg{uid()}", f"a{uid()}", f"b{uid()}"
+    now = WEDNESDAY_9 + timedelta(hours=1)
+    async with org_in_force(rt, night_org(t, [a, b])), client_for(rt) as client:
+        lead = scored(f"asg{uid()}@big-co.example")
+        lead_id = lead.data["lead_id"]
+        await route_at(rt, [lead], now)
+        holder = (await current(rt, [lead_id]))[lead_id].rep_id
+        other = b if holder == a else a
+        rt.now = lambda: now.astimezone(UTC) + timedelta(minutes=3)
+        body = {"rep_id": other, "reason": "speaks German"}
+        moved = await client.post(f"/v1/leads/{lead_id}/assign", json=body,
+                                  headers=admin(settings))
+        assert moved.status_code == 200, moved.text
+        again = await client.post(f"/v1/leads/{lead_id}/assign", json=body,
+                                  headers=admin(settings))
+        assert again.json()["status"] == "unchanged"
+        to_team = await client.post(f"/v1/leads/{lead_id}/assign",
+                                    json={"team_id": t, "reason": "back to the rotation"},
+                                    headers=admin(settings))
+        both = await client.post(f"/v1/leads/{lead_id}/assign",
+                                 json={"rep_id": a, "queue": "x", "reason": "r"},
+                                 headers=admin(settings))
+        no_reason = await client.post(f"/v1/leads/{lead_id}/assign", json={"rep_id": a},
+                                      headers=admin(settings))
+        row = (await current(rt, [lead_id]))[lead_id]
+    assert moved.json()["assignment"]["rep_id"] == other
+    assert moved.json()["assignment"]["sla"]["due_at"] == (
+        now.astimezone(UTC) + timedelta(minutes=8)).isoformat()
+    assert to_team.json()["assignment"]["rep_id"] == holder  # the one who does not have it
+    assert row.attempt == 3 and row.decision["reason"] == "back to the rotation"
+    assert both.status_code == 422 and "exactly one" in both.text
+    assert no_reason.status_code == 422
+    assert no_reason.json()["errors"][0]["field"] == "reason"
+
+
+async def test_the_lead_list_filters_and_pages_newest_first_and_names_bad_parameters(
+    settings: Settings, runtime: StartRuntime,
+) -> None:
+    rt = await runtime("route")
+    t, a = f"list{uid()}", f"a{uid()}"
+    start = WEDNESDAY_9 + timedelta(hours=4)
+    async with org_in_force(rt, night_org(t, [a])), client_for(rt) as client:
+        events = [scored(f"list{i}{uid()}@big-co.example",
+                         temperature="hot" if i % 2 else "warm") for i in range(7)]
+        for i, e in enumerate(events):
+            await route_at(rt, [e], start + timedelta(seconds=i))
+        await client.patch(f"/v1/reps/{a}", json={"available": False},
+                           headers=admin(settings))
+        queued = scored(f"listq{uid()}@big-co.example")
+        await route_at(rt, [queued], start + timedelta(seconds=10))
+        rt.now = lambda: start.astimezone(UTC) + timedelta(seconds=20)
+        pages, cursor = [], None
+        while True:
+            params = {"team": t, "limit": "3", **({"cursor": cursor} if cursor else {})}
+            page = (await client.get("/v1/leads", params=params, headers=admin(settings)))
+            assert page.status_code == 200, page.text
+            pages.append([x["lead_id"] for x in page.json()["leads"]])
+            cursor = page.json()["next_cursor"]
+            if cursor is None:
+                break
+        worklist = (await client.get("/v1/leads", params={"rep": a, "status": "open"},
+                                     headers=admin(settings))).json()
+        waiting = (await client.get("/v1/leads", params={"status": "queued", "team": t},
+                                    headers=admin(settings))).json()
+        hot = (await client.get("/v1/leads", params={"team": t, "temperature": "hot"},
+                                headers=admin(settings))).json()
+        later = (await client.get("/v1/leads", params={"team": t, "status": "overdue"},
+                                  headers=admin(settings))).json()
+        queues = (await client.get("/v1/queues", headers=admin(settings))).json()
+        bad = {name: await client.get("/v1/leads", params={name: value},
+                                      headers=admin(settings))
+               for name, value in (("status", "lost"), ("cursor", "bm9wZQ"),
+                                   ("since", "yesterday"), ("limit", "0"))}
+        capped = (await client.get("/v1/leads", params={"limit": "100000"},
+                                   headers=admin(settings))).json()
+        await client.patch(f"/v1/reps/{a}", json={"available": True}, headers=admin(settings))
+    newest_first = [queued.data["lead_id"]] + [e.data["lead_id"] for e in reversed(events)]
+    assert [len(p) for p in pages] == [3, 3, 2]
+    assert [i for p in pages for i in p] == newest_first
+    assert [x["lead_id"] for x in worklist["leads"]] == newest_first[1:]
+    first = worklist["leads"][0]
+    assert first["status"] == "open" and first["journey"] == f"/v1/leads/{first['lead_id']}"
+    assert first["assignment"]["rep_id"] == a and first["sla_due_at"] is not None
+    assert [x["lead_id"] for x in waiting["leads"]] == [queued.data["lead_id"]]
+    assert {x["temperature"] for x in hot["leads"]} == {"hot"} and len(hot["leads"]) == 4
+    assert later["leads"] == []  # nothing is past its deadline 20 seconds on
+    mine = next(q for q in queues if q["queue"] == f"{t}-unassigned")
+    assert mine["depth"] == 1 and mine["oldest_lead_id"] == queued.data["lead_id"]
+    assert mine["oldest_age_s"] == 10.0 and mine["worked_by"] == {"team": t}
+    assert mine["hottest"]["lead_id"] == queued.data["lead_id"] and mine["dealt"]
+    for name, response in bad.items():
+        assert response.status_code == 422, (name, response.text)
+        assert response.json()["errors"][0]["field"] == name, (name, response.text)
+    assert capped["limit"] == 500
