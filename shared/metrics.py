@@ -87,3 +87,12 @@ QUEUE_WAIT = Histogram(
 QUEUE_DEALT = Counter(
     "leadflow_queue_dealt_total", "Queued leads given to a rep, by how (dealt, claimed, "
     "assigned by hand).", ["queue", "how"])
+QUEUE_DEALABLE = Gauge(
+    "leadflow_queue_dealable",
+    "Leads waiting in each queue that an eligible rep of the team working it could be dealt "
+    "now (dealing takes them within a tick; a lasting figure means dealing is stuck).",
+    ["queue"])
+QUEUE_DEALT_BY_TEAM = Gauge(
+    "leadflow_queue_dealt_by_team",
+    "1 for a queue a team deals (a fallback queue, or one the org file says a team works), "
+    "0 for a queue whose leads are claimed by hand.", ["queue"])

@@ -37,6 +37,7 @@ from shared.service import Runtime, drain_until_stopped
 
 DEAL_BATCH = 100
 SKIP_ROUNDS = 5
+BACKLOG_PAUSE_S = 0.1
 _gauged: set[str] = set()
 
 
@@ -47,16 +48,18 @@ async def deal_queues(rt: Runtime, now: datetime) -> int:
         org = await rt.org.current(conn)
         groups = await store.waiting_groups(conn)
         avail = await store.load_availability(conn, counts_needed=needs_load_counts(org))
-    refresh_gauges(org, groups, now)
     work: dict[tuple[str, str, str | None], Team] = {}
+    dealable: dict[str, int] = {}
     for g in groups:
         dealer = org.dealer(g.queue, g.team_id)
         if dealer is None or not can_deal(dealer, avail, now):
             continue
+        dealable[g.queue] = dealable.get(g.queue, 0) + g.depth
         # A queue the org file assigns to a team is dealt whole; a fallback queue deals
         # its own team's leads (two teams may share one fallback queue).
         from_team = None if org.queue(g.queue) is not None else g.team_id
         work[(dealer.id, g.queue, from_team)] = dealer
+    refresh_gauges(org, groups, dealable, now)
     most = 0
     for (_, queue, from_team), dealer in work.items():
         most = max(most, await deal_batch(rt, dealer.id, queue, from_team, now))
@@ -153,10 +156,14 @@ async def _claim_and_deal(conn: AsyncConnection, team: Team, queue: str, from_te
     return result, by_id
 
 
-def refresh_gauges(org: OrgFile, groups: list[store.WaitingGroup], now: datetime) -> None:
-    """Depth and oldest age of every queue the org file knows (0 when empty) and of any
-    other queue with waiting leads; a queue that is neither is no longer exported."""
+def refresh_gauges(org: OrgFile, groups: list[store.WaitingGroup], dealable: dict[str, int],
+                   now: datetime) -> None:
+    """Depth, oldest age and dealable leads of every queue the org file knows (0 when
+    empty) and of any other queue with waiting leads, and whether a team deals it; a
+    queue that is neither is no longer exported."""
     depth: dict[str, int] = dict.fromkeys(org.known_queues(), 0)
+    dealt_by_team = {t.queue for t in org.teams} | {
+        q.id for q in org.queues if q.worked_by.team is not None}
     oldest: dict[str, datetime] = {}
     for g in groups:
         depth[g.queue] = depth.get(g.queue, 0) + g.depth
@@ -165,16 +172,23 @@ def refresh_gauges(org: OrgFile, groups: list[store.WaitingGroup], now: datetime
         metrics.QUEUE_DEPTH.labels(name).set(n)
         age = (now - oldest[name]).total_seconds() if name in oldest else 0.0
         metrics.QUEUE_OLDEST_AGE.labels(name).set(max(0.0, age))
+        metrics.QUEUE_DEALABLE.labels(name).set(dealable.get(name, 0))
+        metrics.QUEUE_DEALT_BY_TEAM.labels(name).set(1 if name in dealt_by_team else 0)
     for name in _gauged - depth.keys():
-        metrics.QUEUE_DEPTH.remove(name)
-        metrics.QUEUE_OLDEST_AGE.remove(name)
+        for gauge in (metrics.QUEUE_DEPTH, metrics.QUEUE_OLDEST_AGE, metrics.QUEUE_DEALABLE,
+                      metrics.QUEUE_DEALT_BY_TEAM):
+            gauge.remove(name)
     _gauged.clear()
     _gauged.update(depth)
 
 
 async def run_dealer(rt: Runtime, stop: asyncio.Event) -> None:
     async def work() -> int:
-        return await deal_queues(rt, rt.now())
+        dealt = await deal_queues(rt, rt.now())
+        if dealt >= DEAL_BATCH:
+            # A backlog: leave room between batches for the leads arriving meanwhile.
+            await asyncio.sleep(BACKLOG_PAUSE_S)
+        return dealt
 
     await drain_until_stopped(stop, "queue dealing", rt.settings.queue_tick_s, work,
                               DEAL_BATCH)

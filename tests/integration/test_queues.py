@@ -15,19 +15,23 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 import yaml
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 
 from services.route.dealing import deal_queues
 from services.route.handlers import handle_route_batch
 from services.route.main import build as build_route
 from shared import topics
+from shared.errors import RetryableError
 from shared.events import Event
 from shared.orgstore import apply_org
 from shared.service import Runtime, make_app
 from shared.settings import Settings
 from tests.builders import DEFAULT_SCORING, StartRuntime, demo_org_open_all_hours, rep, rule, team
 from tests.integration.test_route import assignments, scored
+from tests.integration.test_score_activity import DiesAfterPublishing
 from tests.kafka_tools import read_topic, values
 
 NY = ZoneInfo("America/New_York")
@@ -393,3 +397,44 @@ async def test_the_lead_list_filters_and_pages_newest_first_and_names_bad_parame
         assert response.status_code == 422, (name, response.text)
         assert response.json()["errors"][0]["field"] == name, (name, response.text)
     assert capped["limit"] == 500
+
+
+def gauge(name: str, queue: str) -> float | None:
+    return REGISTRY.get_sample_value(name, {"queue": queue})
+
+
+async def test_dealing_killed_between_publishing_and_committing_deals_again_with_the_same_id(
+    settings: Settings, runtime: StartRuntime,
+) -> None:
+    rt = await runtime("route")
+    t, a = f"kill{uid()}", f"a{uid()}"
+    queue = f"{t}-unassigned"
+    async with org_in_force(rt, night_org(t, [a])):
+        lead = scored(f"kill{uid()}@big-co.example")
+        lead_id = lead.data["lead_id"]
+        await route_at(rt, [lead], TUESDAY_23)
+        await deal_queues(rt, (WEDNESDAY_9 - timedelta(hours=1)).astimezone(UTC))
+        assert gauge("leadflow_queue_depth", queue) == 1
+        assert gauge("leadflow_queue_dealable", queue) == 0  # closed: nobody could take it
+        assert gauge("leadflow_queue_dealt_by_team", queue) == 1
+        assert gauge("leadflow_queue_oldest_age_seconds", queue) == 9 * 3600
+        real = rt.publisher
+        rt.publisher = DiesAfterPublishing(real, lead_id)  # type: ignore[assignment]
+        with pytest.raises(RetryableError):
+            await deal_queues(rt, WEDNESDAY_9.astimezone(UTC))
+        assert (await current(rt, [lead_id]))[lead_id].state == "queued"  # rolled back
+        assert gauge("leadflow_queue_dealable", queue) == 1
+        rt.publisher = real
+        waited = REGISTRY.get_sample_value("leadflow_queue_wait_seconds_count",
+                                           {"queue": queue}) or 0
+        assert await deal_all(rt, WEDNESDAY_9 + timedelta(seconds=1)) == 1
+        await deal_queues(rt, (WEDNESDAY_9 + timedelta(seconds=2)).astimezone(UTC))
+        assert gauge("leadflow_queue_depth", queue) == 0
+        assert gauge("leadflow_queue_dealable", queue) == 0
+        assert REGISTRY.get_sample_value("leadflow_queue_wait_seconds_count",
+                                         {"queue": queue}) == waited + 1
+    events = [e for e in values(await read_topic(settings, topics.ROUTED, expect=3, settle=0.5))
+              if e["data"]["lead_id"] == lead_id
+              and e["type"] == "io.leadflow.lead.reassigned"]
+    assert len(events) == 2 and events[0]["id"] == events[1]["id"]  # at least once, one id
+    assert (await current(rt, [lead_id]))[lead_id].rep_id == a

@@ -19,6 +19,9 @@ Kafka relay on the same broker in the same run. Prints numbers; asserts nothing.
 7. Webhooks, capture only: signed deliveries (Typeform's base64 HMAC, Webflow's timestamped
    hex HMAC, Google's key in the body), each verified over the raw bytes, read, mapped,
    receipted with its raw body and published before the 200: deliveries accepted per second.
+8. Queues (tests/load/queues_bench.py): a morning backlog of 5,000 queued leads dealt from
+   a team's opening while new leads keep arriving, and the lead list on a database seeded
+   with 1,000,000 assignments.
 
 Environment: BENCH_LEADS (default 20000), BENCH_RATE (500), BENCH_RATE_SECONDS (20),
 BENCH_CONNECTIONS (32), BENCH_BATCH (100 leads per request in the saturation phase),
@@ -47,6 +50,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from leadflow.embedded import free_port
+from tests.load import queues_bench
+from tests.load.queues_bench import BACKLOG, LIST_ROWS
 from tests.provider_kit import SECRETS, fixture_json, typeform_headers, webflow_headers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -233,6 +238,8 @@ class RoutedReader:
     def __init__(self, bootstrap: str) -> None:
         self.bootstrap = bootstrap
         self.seen: dict[str, tuple[float, float]] = {}  # lead_id -> (speed, read at)
+        self.dealt: dict[str, float] = {}  # lead_id -> when route dealt it from a queue
+        self.emails: dict[str, str] = {}  # lead_id -> email, to tell one phase's leads apart
         self.consumer: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
@@ -254,8 +261,11 @@ class RoutedReader:
             for records in batch.values():
                 for r in records:
                     d = orjson.loads(r.value)["data"]
+                    if (d.get("assignment") or {}).get("reason") == "dealt_from_queue":
+                        self.dealt.setdefault(d["lead_id"], r.timestamp / 1000)
                     t = d.get("timings") or {}
                     if t.get("routed_at") and d["lead_id"] not in self.seen:
+                        self.emails[d["lead_id"]] = (d.get("contact") or {}).get("email") or ""
                         speed = (datetime.fromisoformat(t["routed_at"])
                                  - datetime.fromisoformat(d["received_at"])).total_seconds()
                         # When route published it (the record's create time), not when
@@ -508,6 +518,14 @@ async def main() -> None:
               f"(signature checked, receipted with raw body, published and acknowledged; "
               f"Typeform/Webflow/Google Ads, {CONNECTIONS} connections, {failures} retried)",
               flush=True)
+
+        if BACKLOG:
+            reader = RoutedReader(stack.bootstrap)
+            await reader.start()
+            await queues_bench.morning_backlog(stack, reader, send_all, batches_of, pct)
+            await reader.stop()
+        if LIST_ROWS:
+            await queues_bench.lead_list(stack, pct)
     finally:
         stack.stop()
 
