@@ -19,6 +19,7 @@ from services.route.assignments import Observations
 from services.route.feedback import accept_lead, reject_lead, touch_lead
 from services.route.queue_api import queue_routes
 from services.route.routing import rep_problem
+from services.route.worklists import queues_view
 from shared import db
 from shared.auth import bearer_ok, lead_id_param, require_bearer, token_matches
 from shared.lead import AssignmentData, LeadData
@@ -188,6 +189,15 @@ def build_router(rt: Runtime) -> APIRouter:
     return router
 
 
+def _worked_by(worked_by: dict[str, Any] | None) -> str:
+    return "; ".join(f"{k} {v if isinstance(v, str) else ', '.join(v)}"
+                     for k, v in (worked_by or {}).items())
+
+
+def _age(seconds: float | None) -> str:
+    return "" if seconds is None else f"{seconds / 60:.0f} min"
+
+
 async def render_ops(rt: Runtime) -> str:
     async with db.connection(rt.engine) as conn:
         org = await rt.org.current(conn)
@@ -197,7 +207,12 @@ async def render_ops(rt: Runtime) -> str:
             "FROM route.assignments GROUP BY 1, 2 ORDER BY 3 DESC"))).all()
         timers = (await conn.execute(text(
             "SELECT state, count(*) AS n FROM route.sla_timers GROUP BY 1 ORDER BY 1"))).all()
+        queues = await queues_view(conn, org, rt.now())
     esc = html.escape
+    queue_rows = "".join(
+        f"<tr><td>{esc(q['queue'])}</td><td>{q['depth']}</td><td>{_age(q['oldest_age_s'])}</td>"
+        f"<td>{esc(_worked_by(q['worked_by']))}</td>"
+        f"<td>{'dealt' if q['dealt'] else 'claimed by hand'}</td></tr>" for q in queues)
     rep_rows = "".join(
         f"<tr><td>{esc(team.id)}</td><td>{esc(rep.id)}</td><td>{esc(rep.name or '')}</td>"
         f"<td>{'no' if rep.id in avail.unavailable else 'yes'}</td>"
@@ -213,6 +228,8 @@ margin-bottom:2em}}td,th{{border:1px solid #ccc;padding:4px 10px;text-align:left
 <code>/metrics</code> on each service.</p>
 <h2>Reps</h2><table><tr><th>team</th><th>rep</th><th>name</th><th>available</th>
 <th>open SLA clocks</th></tr>{rep_rows}</table>
+<h2>Queues</h2><table><tr><th>queue</th><th>waiting</th><th>oldest</th><th>worked by</th>
+<th></th></tr>{queue_rows}</table>
 <h2>Assignments</h2><table><tr><th>kind</th><th>team / track / queue</th><th>leads</th></tr>
 {kind_rows}</table>
 <h2>SLA clocks</h2><table><tr><th>state</th><th>count</th></tr>{timer_rows}</table>

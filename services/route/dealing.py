@@ -61,13 +61,22 @@ async def deal_queues(rt: Runtime, now: datetime) -> int:
         work[(dealer.id, g.queue, from_team)] = dealer
     refresh_gauges(org, groups, dealable, now)
     most = 0
+    handled: dict[str, int] = {}
     for (_, queue, from_team), dealer in work.items():
-        most = max(most, await deal_batch(rt, dealer.id, queue, from_team, now))
+        dealt, skipped = await deal_batch(rt, dealer.id, queue, from_team, now)
+        most = max(most, dealt)
+        handled[queue] = handled.get(queue, 0) + dealt + skipped
+    # What is still dealable after the pass: a lead only its former reps could take is
+    # not (it waits for a hand claim); a figure that stays up means dealing is stuck.
+    for queue, n in dealable.items():
+        metrics.QUEUE_DEALABLE.labels(queue).set(max(0, n - handled.get(queue, 0)))
     return most
 
 
 async def deal_batch(rt: Runtime, team_id: str, queue: str, from_team: str | None,
-                     now: datetime) -> int:
+                     now: datetime) -> tuple[int, int]:
+    """Deal one batch of `queue` to `team_id`'s reps; returns (dealt, left queued because
+    only reps who already had them were free)."""
     obs = Observations()
     waits: list[tuple[str, float]] = []
     async with db.transaction(rt.engine) as conn:
@@ -75,17 +84,17 @@ async def deal_batch(rt: Runtime, team_id: str, queue: str, from_team: str | Non
         team = org.team(team_id)
         dealer = org.dealer(queue, from_team)
         if team is None or dealer is None or dealer.id != team.id:
-            return 0  # the org file changed since the look
+            return 0, 0  # the org file changed since the look
         order = org.queue_order(queue, team)
         rotations = await store.lock_rotations(conn, [team.id])
         avail = await store.load_availability(conn, counts_needed=needs_load_counts(org))
         if not can_deal(team, avail, now):
-            return 0
+            return 0, 0
         result, by_id = await _claim_and_deal(conn, team, queue, from_team, order,
                                               rotations.get(team.id) or Rotation(team.id),
                                               avail, now)
         if not result.dealt:
-            return 0
+            return 0, len(result.skipped)
         rows, timers, journey, notes, out = [], [], [], [], []
         for d in result.dealt:
             q = by_id[d.waiting.lead_id]
@@ -126,7 +135,7 @@ async def deal_batch(rt: Runtime, team_id: str, queue: str, from_team: str | Non
     for name, seconds in waits:
         metrics.QUEUE_WAIT.labels(name).observe(seconds)
         metrics.QUEUE_DEALT.labels(name, "dealt").inc()
-    return len(result.dealt)
+    return len(result.dealt), len(result.skipped)
 
 
 async def _claim_and_deal(conn: AsyncConnection, team: Team, queue: str, from_team: str | None,
@@ -158,9 +167,9 @@ async def _claim_and_deal(conn: AsyncConnection, team: Team, queue: str, from_te
 
 def refresh_gauges(org: OrgFile, groups: list[store.WaitingGroup], dealable: dict[str, int],
                    now: datetime) -> None:
-    """Depth, oldest age and dealable leads of every queue the org file knows (0 when
-    empty) and of any other queue with waiting leads, and whether a team deals it; a
-    queue that is neither is no longer exported."""
+    """Depth, oldest age and dealable leads (before the pass deals them) of every queue
+    the org file knows (0 when empty) and of any other queue with waiting leads, and
+    whether a team deals it; a queue that is neither is no longer exported."""
     depth: dict[str, int] = dict.fromkeys(org.known_queues(), 0)
     dealt_by_team = {t.queue for t in org.teams} | {
         q.id for q in org.queues if q.worked_by.team is not None}

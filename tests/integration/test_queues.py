@@ -128,8 +128,10 @@ async def test_a_hot_lead_queued_at_night_is_dealt_at_the_opening_with_its_clock
         await deal_all(rt, WEDNESDAY_9)
         dealt = await current(rt, ids)
     h, w = dealt[hot.data["lead_id"]], dealt[warm.data["lead_id"]]
-    # Oldest first, both queued at 23:00 (ties by id): the rotation goes on from a.
-    assert sorted([h.rep_id, w.rep_id]) == sorted([a, b])
+    # Oldest first, both queued at 23:00 (ties by lead id): the rotation goes on from a,
+    # who had the afternoon's lead.
+    first, second = sorted([h, w], key=lambda r: str(r.lead_id))
+    assert (first.rep_id, second.rep_id) == (b, a)
     assert h.attempt == w.attempt == 2 and h.state == w.state == "open"
     opening = WEDNESDAY_9.astimezone(UTC)
     assert h.started_at == opening and h.timer_due == opening + timedelta(minutes=5)
@@ -253,7 +255,7 @@ async def test_two_claims_at_once_one_wins_and_the_other_is_told_who_holds_the_l
 ) -> None:
     rt = await runtime("route")
     t, a, b, m = f"claim{uid()}", f"a{uid()}", f"b{uid()}", f"m{uid()}"
-    document = night_org(t, [a, b])
+    document = night_org(t, [a, b], notify={"webhook_url": "http://hooks.example/claims"})
     document["teams"].append(team(f"mgr{uid()}", m))
     document["queues"] = [{"id": f"vip{uid()}", "worked_by": {"reps": [m]}}]
     vip = document["queues"][0]["id"]
@@ -292,6 +294,12 @@ async def test_two_claims_at_once_one_wins_and_the_other_is_told_who_holds_the_l
                                   headers=admin(settings))
         assert taken.status_code == 200
         journey = (await client.get(f"/v1/leads/{lead_id}", headers=admin(settings))).json()
+    async with rt.engine.connect() as conn:
+        kinds = (await conn.execute(text(
+            "SELECT kind, payload ->> 'text' FROM route.notifications "
+            "WHERE lead_id = CAST(:i AS uuid) ORDER BY id"), {"i": lead_id})).all()
+    # The claim to a rep of the notifying team told it; the managers' team has no webhook.
+    assert [k for k, _ in kinds] == ["assigned"] and winner.title() in kinds[0][1]
     causes = [x["decision"].get("cause") for x in journey["assignments"]]
     assert causes == [None, "claimed", "manual", "claimed"]
     assert journey["assignments"][2]["decision"]["reason"] == "key account"
@@ -372,6 +380,7 @@ async def test_the_lead_list_filters_and_pages_newest_first_and_names_bad_parame
         later = (await client.get("/v1/leads", params={"team": t, "status": "overdue"},
                                   headers=admin(settings))).json()
         queues = (await client.get("/v1/queues", headers=admin(settings))).json()
+        page = (await client.get("/", params={"key": settings.admin_key})).text
         bad = {name: await client.get("/v1/leads", params={name: value},
                                       headers=admin(settings))
                for name, value in (("status", "lost"), ("cursor", "bm9wZQ"),
@@ -393,6 +402,7 @@ async def test_the_lead_list_filters_and_pages_newest_first_and_names_bad_parame
     assert mine["depth"] == 1 and mine["oldest_lead_id"] == queued.data["lead_id"]
     assert mine["oldest_age_s"] == 10.0 and mine["worked_by"] == {"team": t}
     assert mine["hottest"]["lead_id"] == queued.data["lead_id"] and mine["dealt"]
+    assert "<h2>Queues</h2>" in page and f"<td>{t}-unassigned</td><td>1</td>" in page
     for name, response in bad.items():
         assert response.status_code == 422, (name, response.text)
         assert response.json()["errors"][0]["field"] == name, (name, response.text)

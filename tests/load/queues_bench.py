@@ -207,7 +207,7 @@ async def lead_list(stack: Any, pct: Any) -> None:
         ("no filter", {}),
         *[(f"status={s}", {"status": s})
           for s in ("queued", "open", "overdue", "met", "breached", "nurture")],
-        ("queue=sales-managers", {"queue": "sales-managers"}),
+        ("queue=bench-desk", {"queue": "bench-desk"}),
         ("team=team3", {"team": "team3"}), ("rep=rep7", {"rep": "rep7"}),
         ("temperature=hot", {"temperature": "hot"}), ("source=facebook", {"source": "facebook"}),
         ("since=1 day ago", {"since": since}),

@@ -78,7 +78,8 @@ def changed(change: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
 
 def test_the_demo_org_file_loads_with_its_teams_routing_and_sla() -> None:
     org = load_org_file(DEMO)
-    assert [t.id for t in org.teams] == ["enterprise", "midmarket", "smb"]
+    assert [t.id for t in org.teams] == ["enterprise", "midmarket", "smb", "managers"]
+    assert org.dealer("sales-managers", "enterprise") is org.team("managers")
     assert [r.id for r in org.team("enterprise").reps] == ["ana", "ben", "chloe"]
     assert [(r.id, r.weight) for r in org.team("smb").reps] == [("finn", 2), ("gia", 1)]
     assert org.team("smb").strategy == "weighted"
