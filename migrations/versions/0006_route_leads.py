@@ -1,7 +1,9 @@
 """Route's current state per lead, for queues and worklists: one row per lead with its
 current assignment (the highest attempt), where it waits or who holds it, its SLA due
 time and whether the clock was met, breached or touched; indexed for the list endpoint
-(newest first under any single filter) and for dealing each queue.
+(newest first under any single filter, and a rep's open worklist) and for dealing each
+queue oldest first (`leads_queue`: a lead has a queue only while it waits in one) or
+hottest first.
 
 Revision ID: 0006
 Revises: 0005
@@ -64,7 +66,11 @@ CREATE INDEX leads_temperature ON route.leads (temperature, assigned_at DESC, le
 CREATE INDEX leads_provider ON route.leads (provider, assigned_at DESC, lead_id DESC);
 CREATE INDEX leads_unworked ON route.leads (assigned_at DESC, lead_id DESC)
     WHERE touched_at IS NULL AND state IN ('open', 'breached');
-CREATE INDEX leads_waiting ON route.leads (queue, team_id, assigned_at)
+CREATE INDEX leads_rep_open ON route.leads (rep_id, assigned_at DESC, lead_id DESC)
+    WHERE state = 'open';
+CREATE INDEX leads_hottest ON route.leads (queue,
+    (CASE temperature WHEN 'hot' THEN 0 WHEN 'warm' THEN 1 WHEN 'cold' THEN 2 ELSE 3 END),
+    (coalesce(points, 0)) DESC, assigned_at, lead_id)
     WHERE state = 'queued'
 """
 

@@ -109,7 +109,7 @@ def assigned(lead: LeadData, kind: str, step: str, org: OrgFile, at: datetime,
     event = make_event(kind, SERVICE, lead, event_id=event_id, at=at)
     return Assigned(
         store.AssignmentRow(lead_id, assignment, org.version, event_id, at, record,
-                            event.encode()),
+                            event.encode(), lead),
         Outgoing(topics.ROUTED, lead["person_key"], event),
         (lead_id, at, step, assignment if detail is None else detail,
          f"{lead_id}:{step}:{attempt}"))

@@ -115,6 +115,7 @@ class AssignmentRow:
     at: datetime
     decision: dict[str, Any]
     event: bytes  # the encoded event, exactly as published
+    lead: LeadData  # the lead the event carries: what `route.leads` keeps of it
 
 
 async def insert_assignments(conn: AsyncConnection, rows: list[AssignmentRow]) -> set[str]:
@@ -137,22 +138,21 @@ async def insert_assignments(conn: AsyncConnection, rows: list[AssignmentRow]) -
                         CAST(:ts AS timestamptz[]), CAST(:d AS text[]), CAST(:ev AS text[]))
                  AS x(i, at, k, rep, team, tr, q, ru, re, st, ov, e, ts, d, ev)
             ON CONFLICT (lead_id, attempt) DO NOTHING
-            RETURNING lead_id, attempt, kind, rep_id, team_id, track, queue, assigned_at, event
+            RETURNING lead_id, attempt, kind, rep_id, team_id, track, queue, assigned_at
         ), current AS (
             INSERT INTO route.leads (lead_id, attempt, state, kind, rep_id, team_id, queue,
                                      track, temperature, points, provider, utm_source,
                                      received_at, assigned_at, due_at)
-            SELECT lead_id, attempt,
-                   CASE kind WHEN 'queue' THEN 'queued' WHEN 'nurture' THEN 'nurture'
-                             ELSE 'open' END,
-                   kind, rep_id, team_id, queue, track,
-                   event -> 'data' -> 'score' ->> 'temperature',
-                   CAST(CAST(event -> 'data' -> 'score' ->> 'points' AS numeric) AS integer),
-                   event -> 'data' -> 'source' ->> 'provider',
-                   event -> 'data' -> 'source' ->> 'utm_source',
-                   CAST(event -> 'data' ->> 'received_at' AS timestamptz), assigned_at,
-                   CAST(event -> 'data' -> 'assignment' -> 'sla' ->> 'due_at' AS timestamptz)
-            FROM ins
+            SELECT ins.lead_id, ins.attempt,
+                   CASE ins.kind WHEN 'queue' THEN 'queued' WHEN 'nurture' THEN 'nurture'
+                                 ELSE 'open' END,
+                   ins.kind, ins.rep_id, ins.team_id, ins.queue, ins.track, c.tp, c.pt, c.pv,
+                   c.us, c.rc, ins.assigned_at, c.du
+            FROM ins JOIN unnest(CAST(:i AS uuid[]), CAST(:at AS int[]), CAST(:tp AS text[]),
+                                 CAST(:pt AS int[]), CAST(:pv AS text[]), CAST(:us AS text[]),
+                                 CAST(:rc AS timestamptz[]), CAST(:du AS timestamptz[]))
+                      AS c(i, a, tp, pt, pv, us, rc, du)
+                      ON c.i = ins.lead_id AND c.a = ins.attempt
             ON CONFLICT (lead_id) DO UPDATE SET
                 attempt = EXCLUDED.attempt, state = EXCLUDED.state, kind = EXCLUDED.kind,
                 rep_id = EXCLUDED.rep_id, team_id = EXCLUDED.team_id, queue = EXCLUDED.queue,
@@ -171,8 +171,24 @@ async def insert_assignments(conn: AsyncConnection, rows: list[AssignmentRow]) -
         "ov": [r.org_version for r in rows], "e": [r.event_id for r in rows],
         "ts": [r.at for r in rows], "d": [_json(r.decision) for r in rows],
         "ev": [r.event.decode() for r in rows],
+        "tp": [(r.lead.get("score") or {}).get("temperature") for r in rows],
+        "pt": [_points(r.lead) for r in rows],
+        "pv": [(r.lead.get("source") or {}).get("provider") for r in rows],
+        "us": [(r.lead.get("source") or {}).get("utm_source") for r in rows],
+        "rc": [datetime.fromisoformat(r.lead["received_at"]) for r in rows],
+        "du": [_due(x) for x in a],
     })
     return {str(x) for x in result.scalars().all()}
+
+
+def _points(lead: LeadData) -> int | None:
+    points = (lead.get("score") or {}).get("points")
+    return None if points is None else int(points)
+
+
+def _due(assignment: AssignmentData) -> datetime | None:
+    sla = assignment.get("sla")
+    return datetime.fromisoformat(sla["due_at"]) if sla else None
 
 
 @dataclass

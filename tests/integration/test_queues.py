@@ -448,3 +448,32 @@ async def test_dealing_killed_between_publishing_and_committing_deals_again_with
               and e["type"] == "io.leadflow.lead.reassigned"]
     assert len(events) == 2 and events[0]["id"] == events[1]["id"]  # at least once, one id
     assert (await current(rt, [lead_id]))[lead_id].rep_id == a
+
+
+async def test_a_lead_overflows_to_an_open_team_and_waits_only_when_nobody_anywhere_can_take_it(
+    settings: Settings, runtime: StartRuntime,
+) -> None:
+    rt = await runtime("route")
+    t, sun, a, k = f"nyc{uid()}", f"apac{uid()}", f"a{uid()}", f"k{uid()}"
+    document = night_org(t, [a], overflow=[sun])
+    document["teams"].append(team(sun, k, timezone="Asia/Singapore"))  # open all hours
+    async with org_in_force(rt, document), client_for(rt) as client:
+        first = scored(f"sun1{uid()}@big-co.example")
+        await route_at(rt, [first], TUESDAY_23)
+        await client.patch(f"/v1/reps/{k}", json={"available": False}, headers=admin(settings))
+        second = scored(f"sun2{uid()}@big-co.example")
+        await route_at(rt, [second], TUESDAY_23 + timedelta(minutes=1))
+        await client.patch(f"/v1/reps/{k}", json={"available": True}, headers=admin(settings))
+        rows = await current(rt, [first.data["lead_id"], second.data["lead_id"]])
+    took, waited = rows[first.data["lead_id"]], rows[second.data["lead_id"]]
+    assert (took.kind, took.rep_id, took.team_id) == ("rep", k, sun)
+    record = took.decision
+    assert [x["team_id"] for x in record["teams_tried"]] == [t, sun]
+    assert record["teams_tried"][0]["candidates"] == [{"rep_id": a, "passed_over": "off_hours"}]
+    assert (waited.state, waited.queue, waited.team_id) == ("queued", f"{t}-unassigned", t)
+    assert [c["passed_over"] for c in waited.decision["candidates"]] == ["off_hours",
+                                                                         "out_of_office"]
+    routed = [e for e in values(await read_topic(settings, topics.ROUTED, expect=2))
+              if e["data"]["lead_id"] == first.data["lead_id"]]
+    assert routed[0]["data"]["assignment"]["reason"] == "overflow"
+    assert routed[0]["data"]["assignment"]["overflow_from"] == t

@@ -145,7 +145,7 @@ WITH s AS (
     SELECT g, CAST(md5('bench-list' || g) AS uuid) AS id,
            CASE WHEN g % 100 < 60 THEN 'rep' WHEN g % 100 < 90 THEN 'nurture'
                 ELSE 'queue' END AS kind,
-           CASE WHEN g % 100 < 60 THEN 'rep' || (g % 50) END AS rep,
+           CASE WHEN g % 100 < 60 THEN 'rep' || ((g / 7) % 50) END AS rep,
            CASE WHEN g % 100 < 60 OR g % 100 >= 90 THEN 'team' || (g % 5) END AS team,
            CASE WHEN g % 100 BETWEEN 60 AND 89 THEN 'newsletter' END AS track,
            CASE WHEN g % 100 >= 90 THEN (ARRAY['bench-desk', 'bench-partners',
