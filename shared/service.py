@@ -150,6 +150,15 @@ def make_app(service: str, rt: Runtime, parts: Parts) -> FastAPI:
         body = detail if isinstance(detail, dict) else {"error": str(detail)}
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
+    @app.exception_handler(RetryableError)
+    async def _unavailable(_: Request, exc: RetryableError) -> JSONResponse:
+        # The database (or the broker) is down or the transaction lost a race: nothing
+        # was changed; the caller retries.
+        log.warning("%s: answered 503: %s", service, exc)
+        return JSONResponse({"error": "unavailable",
+                             "reason": "the database is unavailable or busy; retry shortly"},
+                            status_code=503, headers={"Retry-After": "5"})
+
     @app.exception_handler(Exception)
     async def _crash(_: Request, __: Exception) -> JSONResponse:
         # A bug must not leak a stack trace to the sender; it is logged here instead.

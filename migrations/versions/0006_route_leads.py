@@ -3,7 +3,9 @@ current assignment (the highest attempt), where it waits or who holds it, its SL
 time and whether the clock was met, breached or touched; indexed for the list endpoint
 (newest first under any single filter, and a rep's open worklist) and for dealing each
 queue oldest first (`leads_queue`: a lead has a queue only while it waits in one) or
-hottest first.
+hottest first. An assignment decided outside the consume loop (dealt, claimed, moved by
+hand) is committed before its event is published: `unpublished_since` marks it until the
+broker has it, and a sweep publishes what a crash or an outage left behind.
 
 Revision ID: 0006
 Revises: 0005
@@ -71,10 +73,15 @@ CREATE INDEX leads_rep_open ON route.leads (rep_id, assigned_at DESC, lead_id DE
 CREATE INDEX leads_hottest ON route.leads (queue,
     (CASE temperature WHEN 'hot' THEN 0 WHEN 'warm' THEN 1 WHEN 'cold' THEN 2 ELSE 3 END),
     (coalesce(points, 0)) DESC, assigned_at, lead_id)
-    WHERE state = 'queued'
+    WHERE state = 'queued';
+ALTER TABLE route.assignments ADD COLUMN unpublished_since timestamptz;
+CREATE INDEX assignments_unpublished ON route.assignments (unpublished_since)
+    WHERE unpublished_since IS NOT NULL
 """
 
 DOWNGRADE = """
+DROP INDEX route.assignments_unpublished;
+ALTER TABLE route.assignments DROP COLUMN unpublished_since;
 DROP TABLE route.leads
 """
 

@@ -15,11 +15,12 @@ committing leaves the leads queued; they are dealt again with the same event ids
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.route import store
+from services.route import outbox, store
 from services.route.assignments import (
     Observations,
     assigned,
@@ -28,13 +29,16 @@ from services.route.assignments import (
     with_sla,
 )
 from services.route.notify import notification
+from services.route.outbox import publish_committed
 from services.route.queues import Dealing, can_deal, deal, dealt_assignment, wait_record
 from services.route.routing import Availability, Rotation
 from shared import db, metrics
+from shared.errors import BrokerError, RetryableError
 from shared.lead import LeadData
 from shared.org import OrgFile, Team
 from shared.service import Runtime, drain_until_stopped
 
+log = logging.getLogger("leadflow.route")
 DEAL_BATCH = 100
 SKIP_ROUNDS = 5
 BACKLOG_PAUSE_S = 0.1
@@ -44,6 +48,11 @@ _gauged: set[str] = set()
 async def deal_queues(rt: Runtime, now: datetime) -> int:
     """One pass: a batch from each queue a rep could now be dealt from. Returns the most
     dealt from one queue (a full batch means more may be waiting)."""
+    try:
+        await outbox.sweep(rt, now)
+    except (RetryableError, BrokerError, TimeoutError) as exc:
+        # The broker is still away: deal all the same; the events wait in the outbox.
+        log.warning("outbox sweep: %s", exc)
     async with db.connection(rt.engine) as conn:
         org = await rt.org.current(conn)
         groups = await store.waiting_groups(conn)
@@ -120,7 +129,7 @@ async def deal_batch(rt: Runtime, team_id: str, queue: str, from_team: str | Non
                 notes.append(note)
             obs.assignments.append((team.id, team.strategy))
             waits.append((queue, wait["waited_s"]))
-        inserted = await store.insert_assignments(conn, rows)
+        inserted = await store.insert_assignments(conn, rows, unpublished=True)
         if len(inserted) != len(rows):
             raise db_conflict(len(rows) - len(inserted))
         await store.insert_timers(conn, timers)
@@ -128,9 +137,9 @@ async def deal_batch(rt: Runtime, team_id: str, queue: str, from_team: str | Non
             await store.save_rotations(conn, [result.rotation])
         await store.add_journey(conn, journey)
         await store.queue_notifications(conn, notes)
-        # Published before commit: if the broker is down the leads stay queued and are
-        # dealt again (same event ids) once it is back.
-        await asyncio.wait_for(rt.publisher.publish(out), 30)
+    # Committed, then published: a broker outage or a crash here leaves the events to
+    # the outbox sweep, never a second decision.
+    await publish_committed(rt, out, [(r.lead_id, r.assignment["attempt"]) for r in rows])
     obs.record()
     for name, seconds in waits:
         metrics.QUEUE_WAIT.labels(name).observe(seconds)
@@ -144,12 +153,13 @@ async def _claim_and_deal(conn: AsyncConnection, team: Team, queue: str, from_te
     """Claim a batch and deal it. Leads only reps who already had them could take stay
     queued; the leads behind them are claimed in their place (a few rounds at most), so
     they never block the queue."""
-    skipped: list[str] = []
     by_id: dict[str, store.QueuedLead] = {}
     result = Dealing(rotation=rotation)
     for _ in range(SKIP_ROUNDS):
         want = DEAL_BATCH - len(result.dealt)
-        queued = await store.claim_waiting(conn, queue, from_team, order, want, skipped)
+        # Every lead this transaction already claimed (dealt or skipped) stays out: its
+        # own row locks do not make SKIP LOCKED pass over them.
+        queued = await store.claim_waiting(conn, queue, from_team, order, want, list(by_id))
         if not queued:
             break
         by_id.update((q.waiting.lead_id, q) for q in queued)
@@ -159,7 +169,7 @@ async def _claim_and_deal(conn: AsyncConnection, team: Team, queue: str, from_te
                     tried)
         result.dealt += step.dealt
         result.rotation = step.rotation
-        skipped += step.skipped
+        result.skipped += step.skipped
         if step.exhausted or not step.skipped or len(queued) < want:
             break
     return result, by_id

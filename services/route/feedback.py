@@ -37,11 +37,12 @@ async def touch_lead(conn: AsyncConnection, lead: LeadData, rep_id: str | None,
                      channel: str | None, at: datetime, obs: Observations) -> TouchResult:
     """A rep touched the lead: stop the clock. Met when `at` is not after the deadline."""
     lead_id = lead["lead_id"]
+    await store.current_for_update(conn, lead_id)  # route's lock order: the lead, its clock
     timer = await store.open_timer_for_update(conn, lead_id)
     detail = {"rep_id": rep_id, "channel": channel}
     await store.add_journey(conn, [(lead_id, at, "touched", detail,
                                     f"{lead_id}:touched:{at.isoformat()}:{rep_id}")])
-    await store.mark_touched(conn, lead_id, at)
+    await store.mark_touched(conn, lead_id, rep_id, at)
     if timer is None or timer.state != "open":
         return TouchResult("no_open_clock", [])
     state = sla_outcome(timer.due_at, at)
@@ -86,6 +87,7 @@ async def reject_lead(conn: AsyncConnection, org: OrgFile, lead: LeadData,
     becomes `lead.reassigned` with the next attempt, the reason in the decision record
     and the journey, and the SLA clock stops (`rejected`)."""
     lead_id = lead["lead_id"]
+    await store.current_for_update(conn, lead_id)  # route's lock order: the lead, its clock
     current: AssignmentData = lead.get("assignment") or {}
     status, assignment = rejection(org, current, rep_id, reason, at)
     if assignment is None:

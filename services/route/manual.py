@@ -56,10 +56,12 @@ def holder_phrase(current: store.Current) -> str:
 
 
 async def _current(conn: AsyncConnection, lead_id: str) -> tuple[LeadData, store.Current]:
-    lead = await store.load_lead(conn, lead_id)
+    """The lead's current state, locked, then the lead as it stands (read after the lock,
+    so a deal or a claim that committed meanwhile is what this one sees)."""
     current = await store.current_for_update(conn, lead_id)
+    lead = await store.load_lead(conn, lead_id) if current is not None else None
     if lead is None or current is None:
-        raise RefusedError(404, f"route has not seen lead {lead_id}")
+        raise RefusedError(404, f"route has not seen lead {lead_id}", "lead_id")
     return lead, current
 
 
@@ -91,7 +93,7 @@ async def claim_lead(conn: AsyncConnection, org: OrgFile, lead_id: str, rep_id: 
         raise RefusedError(422, f"no rep {rep_id!r} in the org file", "rep_id")
     lead, current = await _current(conn, lead_id)
     if current.state != "queued":
-        raise RefusedError(409, holder_phrase(current), "rep_id" if current.kind == "rep" else None)
+        raise RefusedError(409, holder_phrase(current), "lead_id")
     assert current.queue is not None  # a queued lead has its queue
     refusal = _may_work(org, current.queue, rep_id)
     if refusal is not None:
@@ -113,7 +115,7 @@ async def assign_lead(conn: AsyncConnection, org: OrgFile, lead_id: str, *,
     """A manager's override: to a named rep (even one not eligible now, which the record
     notes), through a team's strategy (its fallback queue when nobody is eligible), or
     into a queue. Assigning a lead where it already is changes nothing."""
-    timer = await store.open_timer_for_update(conn, lead_id)
+    # Locks in route's one order: the team's rotation, the lead, then its clocks.
     rotations: dict[str, Rotation] = {}
     team = None
     if team_id is not None:
@@ -153,14 +155,17 @@ async def assign_lead(conn: AsyncConnection, org: OrgFile, lead_id: str, *,
                           "strategy": team.strategy}
     else:
         assert queue is not None
+        if queue not in org.known_queues():
+            raise RefusedError(422, f"no queue {queue!r} in the org file (a team's fallback "
+                               "queue, a queues: entry, or a rule's, rejection's or "
+                               "escalation's queue)", "queue")
         if current.kind == "queue" and current.queue == queue:
             return Moved("unchanged", lead.get("assignment") or {})
         owners = [t for t in org.teams if t.queue == queue]
         assignment = {**base, "kind": "queue", "queue": queue}
         if len(owners) == 1:
             assignment["team_id"] = owners[0].id  # its fallback queue: dealt to that team
-    if timer is not None and timer.state == "open" and timer.attempt == current.attempt:
-        await store.close_timers(conn, [(lead_id, timer.attempt)], "superseded", now)
+    await store.supersede_open_timers(conn, lead_id, current.attempt, now)
     return await _write(conn, org, lead, assignment, now, record, "assigned_by_hand", obs,
                         _wait(current, now), "assigned")
 
@@ -176,7 +181,7 @@ async def _write(conn: AsyncConnection, org: OrgFile, lead: LeadData,
     moved["assignment"] = assignment
     full = {**record, "previous": previous, "org_version": org.version}
     made = assigned(moved, "lead.reassigned", step, org, now, full)
-    if not await store.insert_assignments(conn, [made.row]):
+    if not await store.insert_assignments(conn, [made.row], unpublished=True):
         raise db_conflict(1)
     await store.insert_timers(conn, [timer] if timer is not None else [])
     await store.add_journey(conn, [made.journey])

@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from services.route.assignments import Observations
 from services.route.manual import Moved, RefusedError, assign_lead, claim_lead
+from services.route.outbox import publish_committed
 from services.route.worklists import (
     MAX_LIMIT,
     BadCursorError,
@@ -54,12 +55,17 @@ def _refused(exc: RefusedError) -> HTTPException:
                                       "field": exc.field, "reason": exc.reason})
 
 
-def _moved(lead_id: str, moved: Moved, how: str) -> dict[str, Any]:
+async def _moved(rt: Runtime, lead_id: str, moved: Moved, how: str) -> dict[str, Any]:
+    """The committed move, published (`published` false: the broker did not take it in
+    time; the outbox sweep will, the move stands)."""
     if moved.waited is not None:
         queue, seconds = moved.waited
         metrics.QUEUE_WAIT.labels(queue).observe(seconds)
         metrics.QUEUE_DEALT.labels(queue, how).inc()
-    return {"lead_id": lead_id, "status": moved.status, "assignment": moved.assignment}
+    published = await publish_committed(
+        rt, moved.outgoing, [(lead_id, moved.assignment["attempt"])] if moved.outgoing else [])
+    return {"lead_id": lead_id, "status": moved.status, "assignment": moved.assignment,
+            "published": published}
 
 
 def _invalid(field: str, reason: str) -> HTTPException:
@@ -81,11 +87,10 @@ def queue_routes(rt: Runtime) -> APIRouter:
             async with db.transaction(rt.engine) as conn:
                 org = await rt.org.current(conn)
                 moved = await claim_lead(conn, org, lead_id, body.rep_id, now, obs)
-                await rt.publisher.publish(moved.outgoing)
         except RefusedError as exc:
             raise _refused(exc) from None
         obs.record()
-        return _moved(lead_id, moved, "claimed")
+        return await _moved(rt, lead_id, moved, "claimed")
 
     @router.post("/v1/leads/{lead_id}/assign",
                   summary="Move any lead to a rep, a team or a queue, with the reason")
@@ -99,11 +104,10 @@ def queue_routes(rt: Runtime) -> APIRouter:
                 moved = await assign_lead(conn, org, lead_id, rep_id=body.rep_id,
                                           team_id=body.team_id, queue=body.queue,
                                           reason=body.reason.strip(), now=now, obs=obs)
-                await rt.publisher.publish(moved.outgoing)
         except RefusedError as exc:
             raise _refused(exc) from None
         obs.record()
-        return _moved(lead_id, moved, "assigned")
+        return await _moved(rt, lead_id, moved, "assigned")
 
     @router.get("/v1/queues", summary="Each queue: depth, oldest and hottest lead, who works it")
     async def get_queues() -> list[dict[str, Any]]:

@@ -1,6 +1,11 @@
 """Route's tables: assignments (one per lead and attempt, with their decision record and
-the event published for it, whose data is the lead as it then stood), team rotations
-(locked while a batch decides), rep availability, SLA timers and the journey log."""
+the event published for it, whose data is the lead as it then stood), each lead's
+current state (`route.leads`: where it waits or who holds it, for queues and worklists),
+team rotations (locked while a batch decides), rep availability, SLA timers, the journey
+log and the notification outbox.
+
+Locks are taken in one order everywhere, so route's writers never deadlock: the team
+rotations, then a lead's current state, then its SLA clocks."""
 
 from __future__ import annotations
 
@@ -118,9 +123,12 @@ class AssignmentRow:
     lead: LeadData  # the lead the event carries: what `route.leads` keeps of it
 
 
-async def insert_assignments(conn: AsyncConnection, rows: list[AssignmentRow]) -> set[str]:
+async def insert_assignments(conn: AsyncConnection, rows: list[AssignmentRow], *,
+                             unpublished: bool = False) -> set[str]:
     """Insert; returns the lead ids whose (lead, attempt) row was new. Each new row
-    becomes its lead's current state in `route.leads` (when no later attempt is there)."""
+    becomes its lead's current state in `route.leads` (when no later attempt is there).
+    `unpublished`: the caller publishes the events after committing (`mark_published`
+    once the broker has them)."""
     if not rows:
         return set()
     a = [r.assignment for r in rows]
@@ -128,9 +136,10 @@ async def insert_assignments(conn: AsyncConnection, rows: list[AssignmentRow]) -
         WITH ins AS (
             INSERT INTO route.assignments (lead_id, attempt, kind, rep_id, team_id, track,
                 queue, rule, reason, strategy, org_version, event_id, assigned_at, decision,
-                event)
+                event, unpublished_since)
             SELECT CAST(i AS uuid), at, k, rep, team, tr, q, ru, re, st, ov, CAST(e AS uuid),
-                   ts, CAST(d AS json), CAST(ev AS json)
+                   ts, CAST(d AS json), CAST(ev AS json),
+                   CASE WHEN CAST(:unpublished AS boolean) THEN ts END
             FROM unnest(CAST(:i AS text[]), CAST(:at AS int[]), CAST(:k AS text[]),
                         CAST(:rep AS text[]), CAST(:team AS text[]), CAST(:tr AS text[]),
                         CAST(:q AS text[]), CAST(:ru AS text[]), CAST(:re AS text[]),
@@ -176,9 +185,38 @@ async def insert_assignments(conn: AsyncConnection, rows: list[AssignmentRow]) -
         "pv": [(r.lead.get("source") or {}).get("provider") for r in rows],
         "us": [(r.lead.get("source") or {}).get("utm_source") for r in rows],
         "rc": [datetime.fromisoformat(r.lead["received_at"]) for r in rows],
-        "du": [_due(x) for x in a],
+        "du": [_due(x) for x in a], "unpublished": unpublished,
     })
     return {str(x) for x in result.scalars().all()}
+
+
+async def mark_published(conn: AsyncConnection, keys: list[tuple[str, int]]) -> None:
+    if not keys:
+        return
+    await conn.execute(text("""
+        UPDATE route.assignments a SET unpublished_since = NULL
+        FROM unnest(CAST(:i AS uuid[]), CAST(:a AS int[])) AS x(i, a)
+        WHERE a.lead_id = x.i AND a.attempt = x.a"""),
+        {"i": [k[0] for k in keys], "a": [k[1] for k in keys]})
+
+
+@dataclass(frozen=True)
+class Unpublished:
+    lead_id: str
+    attempt: int
+    event: dict[str, Any]
+
+
+async def claim_unpublished(conn: AsyncConnection, before: datetime, limit: int
+                            ) -> list[Unpublished]:
+    """Assignments committed before `before` whose event the broker never acknowledged
+    (a crash or an outage after the commit), locked; replicas skip each other's."""
+    rows = (await conn.execute(text("""
+        SELECT lead_id, attempt, event FROM route.assignments
+        WHERE unpublished_since IS NOT NULL AND unpublished_since <= :before
+        ORDER BY unpublished_since LIMIT :n FOR UPDATE SKIP LOCKED"""),
+        {"before": before, "n": limit})).all()
+    return [Unpublished(str(r.lead_id), r.attempt, r.event) for r in rows]
 
 
 def _points(lead: LeadData) -> int | None:
@@ -287,18 +325,27 @@ class DueTimer:
     lead: LeadData
 
 
+async def any_timer_due(conn: AsyncConnection, now: datetime) -> bool:
+    return (await conn.execute(text(
+        "SELECT 1 FROM route.sla_timers WHERE state = 'open' AND due_at <= :now LIMIT 1"),
+        {"now": now})).first() is not None
+
+
 async def claim_due_timers(conn: AsyncConnection, now: datetime, limit: int
                            ) -> list[DueTimer]:
-    """Due open timers, locked; replicas skip each other's rows, so each fires once."""
+    """Due open timers of the leads' current attempts, locked with the leads' current
+    state; replicas (and a claim or a hand move of the same lead) skip each other's
+    rows, so each fires once."""
     rows = (await conn.execute(text("""
         SELECT t.lead_id, t.attempt, t.rep_id, t.team_id, t.temperature, t.clock,
                t.started_at, t.due_at, a.event -> 'data' AS lead
         FROM route.sla_timers t
+        JOIN route.leads l ON l.lead_id = t.lead_id AND l.attempt = t.attempt
         JOIN route.assignments a ON a.lead_id = t.lead_id AND a.attempt = t.attempt
         WHERE t.state = 'open' AND t.due_at <= :now
         ORDER BY t.due_at
         LIMIT :limit
-        FOR UPDATE OF t SKIP LOCKED"""), {"now": now, "limit": limit})).all()
+        FOR UPDATE OF t, l SKIP LOCKED"""), {"now": now, "limit": limit})).all()
     return [DueTimer(str(r.lead_id), r.attempt, r.rep_id, r.team_id, r.temperature, r.due_at,
                      lead_of(r.lead)) for r in rows]
 
@@ -322,11 +369,24 @@ async def close_timers(conn: AsyncConnection, keys: list[tuple[str, int]], state
             {k: v for k, v in params.items() if k != "at"})
 
 
-async def mark_touched(conn: AsyncConnection, lead_id: str, at: datetime) -> None:
-    """The rep holding the lead acted on it: it is no longer overdue in any worklist."""
+async def supersede_open_timers(conn: AsyncConnection, lead_id: str, up_to_attempt: int,
+                                at: datetime) -> None:
+    """A lead moved by hand: every clock still open for its attempts so far stops."""
+    await conn.execute(text(
+        "UPDATE route.sla_timers SET state = 'superseded', closed_at = :at "
+        "WHERE lead_id = CAST(:i AS uuid) AND state = 'open' AND attempt <= :a"),
+        {"i": lead_id, "a": up_to_attempt, "at": at})
+
+
+async def mark_touched(conn: AsyncConnection, lead_id: str, rep_id: str | None,
+                       at: datetime) -> None:
+    """The rep holding the lead acted on it (a touch by someone else, or dated before the
+    lead came to them, does not count): it is no longer overdue in any worklist."""
     await conn.execute(text(
         "UPDATE route.leads SET touched_at = coalesce(touched_at, :at) "
-        "WHERE lead_id = CAST(:i AS uuid) AND kind = 'rep'"), {"i": lead_id, "at": at})
+        "WHERE lead_id = CAST(:i AS uuid) AND kind = 'rep' AND :at >= assigned_at "
+        "AND (CAST(:r AS text) IS NULL OR rep_id = :r)"),
+        {"i": lead_id, "at": at, "r": rep_id})
 
 
 async def open_timer_for_update(conn: AsyncConnection, lead_id: str) -> Timer | None:

@@ -14,7 +14,13 @@ import asyncio
 from datetime import datetime
 
 from services.route import store
-from services.route.assignments import Observations, assigned, needs_load_counts, with_sla
+from services.route.assignments import (
+    Observations,
+    assigned,
+    db_conflict,
+    needs_load_counts,
+    with_sla,
+)
 from services.route.notify import notification
 from services.route.routing import Rotation
 from services.route.sla import after_breach
@@ -30,11 +36,14 @@ CLAIM_LIMIT = 200
 async def fire_due_timers(rt: Runtime, now: datetime) -> int:
     obs = Observations()
     async with db.transaction(rt.engine) as conn:
+        if not await store.any_timer_due(conn, now):
+            return 0
+        org = await rt.org.current(conn)
+        # Route's lock order: rotations, then the leads and their clocks.
+        rotations = await store.lock_rotations(conn, [t.id for t in org.teams])
         due = await store.claim_due_timers(conn, now, CLAIM_LIMIT)
         if not due:
             return 0
-        org = await rt.org.current(conn)
-        rotations = await store.lock_rotations(conn, [t.id for t in org.teams])
         avail = await store.load_availability(conn, counts_needed=needs_load_counts(org))
         tried_by_lead = await store.reps_tried(conn, [str(t.lead_id) for t in due])
         out: list[Outgoing] = []
@@ -83,7 +92,8 @@ async def fire_due_timers(rt: Runtime, now: datetime) -> int:
             if assignment["kind"] == "rep":
                 notes.append(notification(org, "assigned", lead, assignment, now))
         await store.close_timers(conn, [(t.lead_id, t.attempt) for t in due], "breached", now)
-        await store.insert_assignments(conn, rows)
+        if len(await store.insert_assignments(conn, rows)) != len(rows):
+            raise db_conflict(len(rows))
         await store.insert_timers(conn, timers)
         await store.save_rotations(conn, list(changed.values()))
         await store.add_journey(conn, journey)

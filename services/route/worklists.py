@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -56,10 +57,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         at, lead_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         parsed = datetime.fromisoformat(at)
-        if parsed.tzinfo is None or not isinstance(lead_id, str) or len(lead_id) != 36:
+        if parsed.tzinfo is None:
             raise ValueError
-        return parsed, lead_id
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+        return parsed, str(uuid.UUID(lead_id))
+    except (ValueError, TypeError, AttributeError, binascii.Error, orjson.JSONDecodeError):
         raise BadCursorError("not a cursor this endpoint returned") from None
 
 

@@ -1,0 +1,59 @@
+"""Assignments route decides outside the consume loop (a queued lead dealt, claimed or
+moved by hand) are committed first and published after: the stored row holds the exact
+event, marked `unpublished_since` until the broker acknowledges it. A crash or a broker
+outage in between leaves the mark; `sweep` publishes those events again, the same bytes
+with the same id and the same assignment, once they are older than `GRACE_S` (the live
+path normally clears the mark within milliseconds). The decision never waits on the
+broker and is never made twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+
+from services.route import store
+from shared import db, topics
+from shared.errors import BrokerError, RetryableError
+from shared.events import Outgoing, event_from_dict
+from shared.service import Runtime
+
+log = logging.getLogger("leadflow.route")
+GRACE_S = 10.0
+PUBLISH_TIMEOUT_S = 10.0
+SWEEP_LIMIT = 200
+
+
+async def publish_committed(rt: Runtime, out: list[Outgoing], keys: list[tuple[str, int]]
+                            ) -> bool:
+    """Publish committed assignments' events and clear their marks; False when the broker
+    did not take them in time (the sweep will)."""
+    if not out:
+        return True
+    try:
+        await asyncio.wait_for(rt.publisher.publish(out), PUBLISH_TIMEOUT_S)
+    except (RetryableError, BrokerError, TimeoutError) as exc:
+        log.warning("%d assignment event(s) not published yet (%s); the outbox sweep "
+                    "will publish them", len(out), exc)
+        return False
+    async with db.transaction(rt.engine) as conn:
+        await store.mark_published(conn, keys)
+    return True
+
+
+async def sweep(rt: Runtime, now: datetime) -> int:
+    """Publish assignment events a crash or an outage left unpublished; returns how many."""
+    async with db.transaction(rt.engine) as conn:
+        pending = await store.claim_unpublished(conn, now - timedelta(seconds=GRACE_S),
+                                                SWEEP_LIMIT)
+        if not pending:
+            return 0
+        out = []
+        for p in pending:
+            event = event_from_dict(p.event)
+            out.append(Outgoing(topics.ROUTED, str(event.data["person_key"]), event))
+        await asyncio.wait_for(rt.publisher.publish(out), PUBLISH_TIMEOUT_S)
+        await store.mark_published(conn, [(p.lead_id, p.attempt) for p in pending])
+    log.info("outbox: published %d assignment event(s) left unpublished", len(pending))
+    return len(pending)
