@@ -96,3 +96,7 @@ QUEUE_DEALT_BY_TEAM = Gauge(
     "leadflow_queue_dealt_by_team",
     "1 for a queue a team deals (a fallback queue, or one the org file says a team works), "
     "0 for a queue whose leads are claimed by hand.", ["queue"])
+OUTBOX_OLDEST_AGE = Gauge(
+    "leadflow_outbox_oldest_age_seconds",
+    "Age of the oldest committed assignment (dealt, claimed, moved by hand) whose event the "
+    "broker has not acknowledged yet (0 when none), read from the database.")

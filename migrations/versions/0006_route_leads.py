@@ -74,6 +74,9 @@ CREATE INDEX leads_hottest ON route.leads (queue,
     (CASE temperature WHEN 'hot' THEN 0 WHEN 'warm' THEN 1 WHEN 'cold' THEN 2 ELSE 3 END),
     (coalesce(points, 0)) DESC, assigned_at, lead_id)
     WHERE state = 'queued';
+UPDATE route.sla_timers t SET state = 'superseded', closed_at = now()
+FROM route.leads l
+WHERE l.lead_id = t.lead_id AND t.state = 'open' AND t.attempt < l.attempt;
 ALTER TABLE route.assignments ADD COLUMN unpublished_since timestamptz;
 CREATE INDEX assignments_unpublished ON route.assignments (unpublished_since)
     WHERE unpublished_since IS NOT NULL

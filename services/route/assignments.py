@@ -136,6 +136,7 @@ async def route_leads(conn: AsyncConnection, org: OrgFile, leads: list[LeadData]
     unique = list({lead["lead_id"]: lead for lead in leads}.values())
     ids = [lead["lead_id"] for lead in unique]
     rotations = await store.lock_rotations(conn, [t.id for t in org.teams])
+    await store.lock_current(conn, ids)  # route's lock order: rotations, then the leads
     done = await store.load_latest_assignment_events(conn, ids)
     avail = await store.load_availability(conn, counts_needed=needs_load_counts(org))
     held: dict[str, tuple[str, str]] = {}

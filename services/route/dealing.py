@@ -6,10 +6,11 @@ Every `LEADFLOW_QUEUE_TICK_S` the loop reads which queues have waiting leads; fo
 queue whose team has an eligible rep it takes that team's rotation lock (the one new
 leads take, so dealing and routing share one fair rotation), claims a batch of the
 queue's leads (`FOR UPDATE SKIP LOCKED`, so replicas and hand claims never take the same
-lead), deals them through the team's strategy (`queues.deal`), and publishes each as
-`lead.reassigned` before committing. A batch is small and its own transaction: new leads
-wait for at most one batch, never for a whole backlog. A crash between publishing and
-committing leaves the leads queued; they are dealt again with the same event ids.
+lead), deals them through the team's strategy (`queues.deal`), commits, and then
+publishes each as `lead.reassigned` (`outbox.py`: what a crash or a broker outage leaves
+unpublished is published again, the same event, by the sweep each pass starts with). A
+batch is small and its own transaction: new leads wait for at most one batch, never for
+a whole backlog.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from services.route.assignments import Observations, assigned, db_conflict
 from services.route.routing import rejection
 from services.route.sla import sla_outcome
 from shared import topics
-from shared.events import Event, Outgoing, derived_id, make_event
+from shared.events import Event, Outgoing, derived_id, event_from_dict, make_event
 from shared.lead import AssignmentData, LeadData
 from shared.org import OrgFile
 
@@ -43,7 +43,9 @@ async def touch_lead(conn: AsyncConnection, lead: LeadData, rep_id: str | None,
     await store.add_journey(conn, [(lead_id, at, "touched", detail,
                                     f"{lead_id}:touched:{at.isoformat()}:{rep_id}")])
     await store.mark_touched(conn, lead_id, rep_id, at)
-    if timer is None or timer.state != "open":
+    if timer is None or timer.state != "open" or at < timer.started_at:
+        # No clock running, or a touch dated before this assignment began (it belongs
+        # to an earlier one): the current clock keeps running.
         return TouchResult("no_open_clock", [])
     state = sla_outcome(timer.due_at, at)
     met = state == "met"
@@ -91,6 +93,13 @@ async def reject_lead(conn: AsyncConnection, org: OrgFile, lead: LeadData,
     current: AssignmentData = lead.get("assignment") or {}
     status, assignment = rejection(org, current, rep_id, reason, at)
     if assignment is None:
+        if status == "already_rejected":
+            # A redelivery after a crash between commit and publish: the rejection's
+            # stored event goes out again (same id), so it is never lost.
+            stored = (await store.load_latest_assignment_events(conn, [lead_id])).get(lead_id)
+            if stored is not None:
+                return RejectResult(status, [Outgoing(topics.ROUTED, lead["person_key"],
+                                                      event_from_dict(stored))], current)
         return RejectResult(status, [], current)
     await store.close_timers(conn, [(lead_id, int(current.get("attempt") or 1))], "rejected",
                              at)

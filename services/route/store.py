@@ -207,6 +207,13 @@ class Unpublished:
     event: dict[str, Any]
 
 
+async def oldest_unpublished(conn: AsyncConnection) -> datetime | None:
+    value: datetime | None = (await conn.execute(text(
+        "SELECT min(unpublished_since) FROM route.assignments "
+        "WHERE unpublished_since IS NOT NULL"))).scalar()
+    return value
+
+
 async def claim_unpublished(conn: AsyncConnection, before: datetime, limit: int
                             ) -> list[Unpublished]:
     """Assignments committed before `before` whose event the broker never acknowledged
@@ -326,8 +333,11 @@ class DueTimer:
 
 
 async def any_timer_due(conn: AsyncConnection, now: datetime) -> bool:
+    """Whether `claim_due_timers` would find anything (without locking)."""
     return (await conn.execute(text(
-        "SELECT 1 FROM route.sla_timers WHERE state = 'open' AND due_at <= :now LIMIT 1"),
+        "SELECT 1 FROM route.sla_timers t "
+        "JOIN route.leads l ON l.lead_id = t.lead_id AND l.attempt = t.attempt "
+        "WHERE t.state = 'open' AND t.due_at <= :now LIMIT 1"),
         {"now": now})).first() is not None
 
 
@@ -380,13 +390,13 @@ async def supersede_open_timers(conn: AsyncConnection, lead_id: str, up_to_attem
 
 async def mark_touched(conn: AsyncConnection, lead_id: str, rep_id: str | None,
                        at: datetime) -> None:
-    """The rep holding the lead acted on it (a touch by someone else, or dated before the
-    lead came to them, does not count): it is no longer overdue in any worklist."""
+    """Someone acted on the lead where it now is (a touch dated before its current
+    assignment belongs to an earlier one and does not count): it is no longer overdue."""
+    del rep_id  # a touch stops the clock whoever reports it (DESIGN.md section 7)
     await conn.execute(text(
         "UPDATE route.leads SET touched_at = coalesce(touched_at, :at) "
-        "WHERE lead_id = CAST(:i AS uuid) AND kind = 'rep' AND :at >= assigned_at "
-        "AND (CAST(:r AS text) IS NULL OR rep_id = :r)"),
-        {"i": lead_id, "at": at, "r": rep_id})
+        "WHERE lead_id = CAST(:i AS uuid) AND kind = 'rep' AND :at >= assigned_at"),
+        {"i": lead_id, "at": at})
 
 
 async def open_timer_for_update(conn: AsyncConnection, lead_id: str) -> Timer | None:
@@ -651,6 +661,15 @@ class Current:
     track: str | None
     assigned_at: datetime
     due_at: datetime | None
+
+
+async def lock_current(conn: AsyncConnection, lead_ids: list[str]) -> None:
+    """Lock the current state of the leads route already has (in id order), before
+    anything else of theirs is written."""
+    if lead_ids:
+        await conn.execute(text(
+            "SELECT 1 FROM route.leads WHERE lead_id = ANY(CAST(:i AS uuid[])) "
+            "ORDER BY lead_id FOR UPDATE"), {"i": sorted(set(lead_ids))})
 
 
 async def current_for_update(conn: AsyncConnection, lead_id: str) -> Current | None:

@@ -92,8 +92,9 @@ async def fire_due_timers(rt: Runtime, now: datetime) -> int:
             if assignment["kind"] == "rep":
                 notes.append(notification(org, "assigned", lead, assignment, now))
         await store.close_timers(conn, [(t.lead_id, t.attempt) for t in due], "breached", now)
-        if len(await store.insert_assignments(conn, rows)) != len(rows):
-            raise db_conflict(len(rows))
+        inserted = await store.insert_assignments(conn, rows)
+        if len(inserted) != len(rows):
+            raise db_conflict(len(rows) - len(inserted))
         await store.insert_timers(conn, timers)
         await store.save_rotations(conn, list(changed.values()))
         await store.add_journey(conn, journey)

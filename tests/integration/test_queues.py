@@ -449,6 +449,11 @@ async def test_a_dealt_lead_is_committed_first_and_published_by_the_sweep_after_
         rt.publisher = real
         # Within the grace the live path may still be publishing; after it, the sweep.
         await deal_queues(rt, (WEDNESDAY_9 + timedelta(days=1, seconds=5)).astimezone(UTC))
+        async with rt.engine.connect() as conn:
+            within_grace = (await conn.execute(text(
+                "SELECT count(*) FROM route.assignments WHERE unpublished_since IS NOT NULL "
+                "AND lead_id = CAST(:i AS uuid)"), {"i": down.data["lead_id"]})).scalar()
+        assert within_grace == 1
         await deal_queues(rt, (WEDNESDAY_9 + timedelta(days=1, seconds=11)).astimezone(UTC))
         assert gauge("leadflow_queue_depth", queue) == 0
         async with rt.engine.connect() as conn:
@@ -534,7 +539,7 @@ async def test_worklist_states_follow_touches_breaches_and_rejections(
     now = WEDNESDAY_9 + timedelta(hours=1)
     async with org_in_force(rt, night_org(t, [a])), client_for(rt) as client:
         leads = {name: scored(f"{name}{uid()}@big-co.example")
-                 for name in ("met", "late", "stranger", "rejected")}
+                 for name in ("met", "late", "backdated", "rejected")}
         ids = {name: e.data["lead_id"] for name, e in leads.items()}
         await route_at(rt, list(leads.values()), now)
 
@@ -558,7 +563,9 @@ async def test_worklist_states_follow_touches_breaches_and_rejections(
         before = {s: await listed(s) for s in ("open", "overdue", "met", "breached")}
         late = (now + timedelta(minutes=8)).isoformat()
         await post("late", "touch", {"rep_id": a, "at": late})
-        await post("stranger", "touch", {"rep_id": "someone-else", "at": late})
+        # A touch dated before the lead came to its rep belongs to an earlier assignment.
+        await post("backdated", "touch", {"rep_id": a, "at": (now - timedelta(minutes=1)
+                                                              ).isoformat()})
         rt.now = lambda: now.astimezone(UTC) + timedelta(minutes=9)
         after = {s: await listed(s) for s in ("overdue", "breached")}
         nurture = (await client.get("/v1/leads", params={"status": "nurture", "since": (
@@ -566,9 +573,9 @@ async def test_worklist_states_follow_touches_breaches_and_rejections(
     assert before["met"] == {ids["met"]}
     assert before["open"] == set()
     # No escalation in this org: the breached leads stay with the rep, untouched.
-    assert before["overdue"] == before["breached"] == {ids["late"], ids["stranger"]}
-    assert after["overdue"] == {ids["stranger"]}  # a touch by someone else does not count
-    assert after["breached"] == {ids["late"], ids["stranger"]}
+    assert before["overdue"] == before["breached"] == {ids["late"], ids["backdated"]}
+    assert after["overdue"] == {ids["backdated"]}
+    assert after["breached"] == {ids["late"], ids["backdated"]}
     assert ids["rejected"] in {x["lead_id"] for x in nurture["leads"]}
 
 
@@ -585,7 +592,7 @@ async def test_a_claim_racing_the_dealer_and_a_manager_gives_the_lead_to_one_rep
         claims = [client.post(f"/v1/leads/{i}/claim", json={"rep_id": b},
                               headers=admin(settings)) for i in ids[::2]]
         moves = [client.post(f"/v1/leads/{i}/assign", json={"rep_id": a, "reason": "mine"},
-                             headers=admin(settings)) for i in ids[1::4]]
+                             headers=admin(settings)) for i in ids[::4]]  # claimed ones too
         results = await asyncio.gather(deal_all(other, WEDNESDAY_9), *claims, *moves)
         rows = await assignments(rt, ids)
     answers = [r.status_code for r in results[1:]]  # type: ignore[union-attr]
@@ -598,6 +605,17 @@ async def test_a_claim_racing_the_dealer_and_a_manager_gives_the_lead_to_one_rep
     assert all(len({(x.attempt) for x in v}) == len(v) for v in per_lead.values())
     claimed = sum(1 for code in answers[:len(ids[::2])] if code == 200)
     assert claimed == sum(1 for v in per_lead.values() if v[1].reason == "claimed")
+    # On the topic, each (lead, attempt) is one event with one rep, and matches the store.
+    wanted = set(ids)
+    seen: dict[tuple[str, int], set[tuple[str, str]]] = {}
+    for e in values(await read_topic(settings, topics.ROUTED, expect=len(rows), settle=1)):
+        if e["data"]["lead_id"] in wanted:
+            a_ = e["data"]["assignment"]
+            seen.setdefault((e["data"]["lead_id"], a_["attempt"]), set()).add(
+                (e["id"], str(a_.get("rep_id"))))
+    assert all(len(v) == 1 for v in seen.values()), seen
+    assert {k: next(iter(v))[1] for k, v in seen.items()} == {
+        (str(r.lead_id), r.attempt): str(r.rep_id) for r in rows}
 
 
 async def test_the_migration_builds_a_leads_current_state_from_its_assignments(

@@ -205,7 +205,9 @@ async def test_a_rejected_lead_goes_back_to_nurture_with_its_reason_and_is_not_s
         moved = [e for e in values(await read_topic(settings, topics.ROUTED, expect=3))
                  if e["type"] == "io.leadflow.lead.reassigned"
                  and e["data"]["lead_id"] == lead_id]
-        assert len(moved) == 1
+        # The repeat publishes the stored event again (a redelivery after a crash between
+        # commit and publish must not lose it): one event, however often it goes out.
+        assert len({e["id"] for e in moved}) == 1
         assert moved[0]["data"]["assignment"]["rejected"]["rep_id"] == rep_id
 
         # The rejecting rep no longer holds the person: a new lead of theirs is routed
