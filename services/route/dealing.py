@@ -34,7 +34,7 @@ from services.route.outbox import publish_committed
 from services.route.queues import Dealing, can_deal, deal, dealt_assignment, wait_record
 from services.route.routing import Availability, Rotation
 from shared import db, metrics
-from shared.errors import BrokerError, RetryableError
+from shared.errors import BrokerError, PermanentError, RetryableError
 from shared.lead import LeadData
 from shared.org import OrgFile, Team
 from shared.service import Runtime, drain_until_stopped
@@ -51,7 +51,7 @@ async def deal_queues(rt: Runtime, now: datetime) -> int:
     dealt from one queue (a full batch means more may be waiting)."""
     try:
         await outbox.sweep(rt, now)
-    except (RetryableError, BrokerError, TimeoutError) as exc:
+    except (RetryableError, BrokerError, PermanentError, TimeoutError) as exc:
         # The broker is still away: deal all the same; the events wait in the outbox.
         log.warning("outbox sweep: %s", exc)
     async with db.connection(rt.engine) as conn:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -24,12 +24,15 @@ from shared.lead import AssignmentData, LeadData
 from shared.org import OrgFile
 
 SERVICE = "route"
+# A touch's `at` comes from the sales tool's clock: one this far before the assignment
+# began belongs to an earlier assignment; anything closer is taken as this one's.
+CLOCK_SKEW = timedelta(minutes=1)
 log = logging.getLogger("leadflow.route")
 
 
 @dataclass
 class TouchResult:
-    status: str  # met | late | no_open_clock
+    status: str  # met | late | no_open_clock | before_assignment
     outgoing: list[Outgoing]
 
 
@@ -43,10 +46,12 @@ async def touch_lead(conn: AsyncConnection, lead: LeadData, rep_id: str | None,
     await store.add_journey(conn, [(lead_id, at, "touched", detail,
                                     f"{lead_id}:touched:{at.isoformat()}:{rep_id}")])
     await store.mark_touched(conn, lead_id, rep_id, at)
-    if timer is None or timer.state != "open" or at < timer.started_at:
-        # No clock running, or a touch dated before this assignment began (it belongs
-        # to an earlier one): the current clock keeps running.
+    if timer is None or timer.state != "open":
         return TouchResult("no_open_clock", [])
+    if at < timer.started_at - CLOCK_SKEW:
+        # Dated well before this assignment began: it belongs to an earlier one, and the
+        # current clock keeps running.
+        return TouchResult("before_assignment", [])
     state = sla_outcome(timer.due_at, at)
     met = state == "met"
     await store.close_timers(conn, [(lead_id, timer.attempt)], state, at)
@@ -78,6 +83,7 @@ async def accept_lead(conn: AsyncConnection, lead: LeadData, rep_id: str | None,
     """A rep accepted the lead: recorded in its journey; it stops the SLA clock as a
     touch does (accepting is acting on it)."""
     lead_id = lead["lead_id"]
+    await store.current_for_update(conn, lead_id)  # route's lock order: the lead first
     await store.add_journey(conn, [(lead_id, at, "accepted", {"rep_id": rep_id},
                                     f"{lead_id}:accepted:{rep_id}")])
     return await touch_lead(conn, lead, rep_id, "accepted", at, obs)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from services.route import store
 from shared import db, metrics, topics
-from shared.errors import BrokerError, RetryableError
+from shared.errors import BrokerError, PermanentError, RetryableError
 from shared.events import Outgoing, event_from_dict
 from shared.service import Runtime
 
@@ -33,7 +33,7 @@ async def publish_committed(rt: Runtime, out: list[Outgoing], keys: list[tuple[s
         return True
     try:
         await asyncio.wait_for(rt.publisher.publish(out), PUBLISH_TIMEOUT_S)
-    except (RetryableError, BrokerError, TimeoutError) as exc:
+    except (RetryableError, BrokerError, PermanentError, TimeoutError) as exc:
         log.warning("%d assignment event(s) not published yet (%s); the outbox sweep "
                     "will publish them", len(out), exc)
         return False
@@ -62,13 +62,13 @@ async def sweep(rt: Runtime, now: datetime) -> int:
         try:
             await asyncio.wait_for(rt.publisher.publish(list(out.values())), PUBLISH_TIMEOUT_S)
             done = list(out)
-        except BrokerError:
+        except (BrokerError, PermanentError):
             done = []
             for key, one in out.items():  # find the one the broker refuses
                 try:
                     await asyncio.wait_for(rt.publisher.publish([one]), PUBLISH_TIMEOUT_S)
                     done.append(key)
-                except BrokerError as exc:
+                except (BrokerError, PermanentError) as exc:
                     log.error("outbox: the broker refuses the event of lead %s attempt %d: "
                               "%s", key[0], key[1], exc)
         await store.mark_published(conn, done)

@@ -298,6 +298,7 @@ async def claim_due_warnings(conn: AsyncConnection, now: datetime, limit: int
                (SELECT count(*) FROM unnest(t.warn_ats) w WHERE w <= :now) AS step,
                a.event -> 'data' AS lead
         FROM route.sla_timers t
+        JOIN route.leads l ON l.lead_id = t.lead_id AND l.attempt = t.attempt
         JOIN route.assignments a ON a.lead_id = t.lead_id AND a.attempt = t.attempt
         WHERE t.state = 'open' AND t.warn_ats[t.warnings + 1] <= :now AND t.due_at > :now
         ORDER BY t.warn_ats[t.warnings + 1]
@@ -395,7 +396,8 @@ async def mark_touched(conn: AsyncConnection, lead_id: str, rep_id: str | None,
     del rep_id  # a touch stops the clock whoever reports it (DESIGN.md section 7)
     await conn.execute(text(
         "UPDATE route.leads SET touched_at = coalesce(touched_at, :at) "
-        "WHERE lead_id = CAST(:i AS uuid) AND kind = 'rep' AND :at >= assigned_at"),
+        "WHERE lead_id = CAST(:i AS uuid) AND kind = 'rep' "
+        "AND :at >= assigned_at - interval '1 minute'"),
         {"i": lead_id, "at": at})
 
 

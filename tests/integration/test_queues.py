@@ -564,7 +564,7 @@ async def test_worklist_states_follow_touches_breaches_and_rejections(
         late = (now + timedelta(minutes=8)).isoformat()
         await post("late", "touch", {"rep_id": a, "at": late})
         # A touch dated before the lead came to its rep belongs to an earlier assignment.
-        await post("backdated", "touch", {"rep_id": a, "at": (now - timedelta(minutes=1)
+        await post("backdated", "touch", {"rep_id": a, "at": (now - timedelta(minutes=5)
                                                               ).isoformat()})
         rt.now = lambda: now.astimezone(UTC) + timedelta(minutes=9)
         after = {s: await listed(s) for s in ("overdue", "breached")}
